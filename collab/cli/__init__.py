@@ -1,0 +1,1 @@
+"""The ``collab`` command: a thin skin over the library (argparse + rich)."""

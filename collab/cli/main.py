@@ -1,0 +1,59 @@
+"""Entry point of the ``collab`` command: parse, dispatch, render errors as one line + hint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from collab.cli import models_cmd, run_cmd, serve_cmd
+from collab.errors import CollabError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collab",
+        description="Small local models and large remote ones, working together on a budget.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (models_cmd, serve_cmd, run_cmd):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or 0)
+    except CollabError as exc:
+        if args.debug:
+            raise
+        _print_error(exc.message, exc.hint)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_error(message: str, hint: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    if hint:
+        console.print(f"[yellow]hint:[/] {escape(hint)}", markup=True, soft_wrap=True)
+    console.print("[dim](run with --debug for the traceback)[/]", markup=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

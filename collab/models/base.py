@@ -1,0 +1,82 @@
+"""The ``Model`` protocol that every backend implements, and the stream it returns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Protocol, runtime_checkable
+
+from collab.structured import Schema
+from collab.types import Completion, ModelKind, Prompt
+
+__all__ = ["AsyncCompletionStream", "CompletionStream", "Model"]
+
+
+class CompletionStream:
+    """Text deltas as they arrive; ``completion`` holds the whole result once exhausted."""
+
+    def __init__(self, deltas: Iterator[str], finish: Callable[[str], Completion]) -> None:
+        self._deltas = deltas
+        self._finish = finish
+        self._parts: list[str] = []
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for delta in self._deltas:
+            self._parts.append(delta)
+            yield delta
+        self.completion = self._finish("".join(self._parts))
+
+
+class AsyncCompletionStream:
+    """Async twin of ``CompletionStream``."""
+
+    def __init__(self, deltas: AsyncIterator[str], finish: Callable[[str], Completion]) -> None:
+        self._deltas = deltas
+        self._finish = finish
+        self._parts: list[str] = []
+        self.completion: Completion | None = None
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for delta in self._deltas:
+            self._parts.append(delta)
+            yield delta
+        self.completion = self._finish("".join(self._parts))
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What every model offers, local or remote: the same calls and the same ``Completion``."""
+
+    name: str
+    kind: ModelKind
+
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+    ) -> Completion: ...
+
+    async def acomplete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+    ) -> Completion: ...
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> CompletionStream: ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,159 @@
+"""``ScriptedModel``: deterministic replies for tests and docs, in the real ``Completion`` shape."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+
+from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.structured import OutputSchema, Schema
+from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
+
+__all__ = ["ScriptedModel"]
+
+Reply = str | Exception
+"""A scripted reply: the text to return, or an exception to raise for that call."""
+
+
+class ScriptedModel:
+    """Answers from a list of replies (in order) or from a function of the messages.
+
+    Token counts are whitespace words, so tests can reason about usage and cost. When the
+    replies run out, the model raises ``IndexError`` naming how many calls were scripted.
+    ``kind`` can be set to "local" or "remote" so a scripted model stands in for either.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] | Callable[[list[Message]], Reply],
+        *,
+        name: str = "scripted",
+        kind: ModelKind = "scripted",
+        cost_per_token_usd: float = 0.0,
+        scores: Callable[[str, list[str]], list[float]] | None = None,
+    ) -> None:
+        self.name = name
+        self.kind: ModelKind = kind
+        self.cost_per_token_usd = cost_per_token_usd
+        self._function = replies if callable(replies) else None
+        self._replies: list[Reply] = [] if callable(replies) else list(replies)
+        self._scores = scores
+        self._lock = threading.Lock()
+        self.calls: list[list[Message]] = []
+        """Every call's messages, in order: what the model was asked."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def _next_reply(self, messages: list[Message]) -> str:
+        with self._lock:
+            self.calls.append(messages)
+            if self._function is not None:
+                reply = self._function(messages)
+            else:
+                index = len(self.calls) - 1
+                if index >= len(self._replies):
+                    raise IndexError(
+                        f"ScriptedModel {self.name!r} has {len(self._replies)} scripted replies "
+                        f"and was called {index + 1} times"
+                    )
+                reply = self._replies[index]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def _completion(self, messages: list[Message], text: str, started: float) -> Completion:
+        usage = Usage(
+            prompt_tokens=sum(self.count_tokens(m.content) for m in messages),
+            completion_tokens=self.count_tokens(text),
+        )
+        return Completion(
+            text=text,
+            model=self.name,
+            kind=self.kind,
+            usage=usage,
+            latency_s=time.perf_counter() - started,
+            cost_usd=usage.total_tokens * self.cost_per_token_usd,
+            finish_reason="stop",
+        )
+
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+    ) -> Completion:
+        started = time.perf_counter()
+        checked = OutputSchema.of(schema) if schema is not None else None
+        messages = normalize_messages(prompt)
+        text = self._next_reply(messages)
+        completion = self._completion(messages, text, started)
+        if checked is not None:
+            completion.parsed = checked.validate_text(text)
+        return completion
+
+    async def acomplete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+    ) -> Completion:
+        await asyncio.sleep(0)
+        return self.complete(
+            prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+        )
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> CompletionStream:
+        started = time.perf_counter()
+        messages = normalize_messages(prompt)
+        text = self._next_reply(messages)
+
+        def deltas() -> Iterator[str]:
+            for i, word in enumerate(text.split(" ")):
+                yield word if i == 0 else " " + word
+
+        return CompletionStream(deltas(), lambda full: self._completion(messages, full, started))
+
+    def astream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> AsyncCompletionStream:
+        started = time.perf_counter()
+        messages = normalize_messages(prompt)
+        text = self._next_reply(messages)
+
+        async def deltas() -> AsyncIterator[str]:
+            for i, word in enumerate(text.split(" ")):
+                await asyncio.sleep(0)
+                yield word if i == 0 else " " + word
+
+        return AsyncCompletionStream(
+            deltas(), lambda full: self._completion(messages, full, started)
+        )
+
+    def score(self, prompt: str, options: list[str]) -> list[float]:
+        """Scripted option probabilities (uniform unless ``scores=`` was given), summing to 1."""
+        if self._scores is None:
+            return [1.0 / len(options)] * len(options)
+        raw = self._scores(prompt, options)
+        total = sum(raw)
+        return [r / total for r in raw]

@@ -1,0 +1,72 @@
+"""Data that crosses module boundaries: messages, usage, completions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Completion", "Message", "ModelKind", "Prompt", "Usage"]
+
+ModelKind = Literal["local", "remote", "scripted"]
+"""Where a model runs: in-process (local), over HTTP (remote), or from a script (tests)."""
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+Prompt = str | list[Message] | list[dict[str, str]]
+"""A plain string, or a list of chat messages (``Message`` or ``{"role", "content"}`` dicts)."""
+
+
+class Usage(BaseModel):
+    """Token counts of one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(BaseModel):
+    """The result of one model call."""
+
+    text: str
+    """The generated text."""
+    model: str
+    """The model that produced it (catalog name, path stem, or LiteLLM model string)."""
+    kind: ModelKind
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float = 0.0
+    """Wall time of the call, in seconds, retries included."""
+    cost_usd: float | None = 0.0
+    """Price of the call in US dollars; ``None`` when the price is unknown."""
+    finish_reason: str | None = None
+    parsed: Any = None
+    """The validated object when the call had a ``schema``."""
+    retries: int = 0
+    """How many times the call was retried after a retryable failure."""
+    cost_note: str | None = None
+    """Why ``cost_usd`` is what it is when it is not from a price map (e.g. "unknown price")."""
+
+
+def normalize_messages(prompt: Prompt) -> list[Message]:
+    """Turn any ``Prompt`` into a list of ``Message``; a string becomes one user message."""
+    if isinstance(prompt, str):
+        return [Message(role="user", content=prompt)]
+    return [m if isinstance(m, Message) else Message.model_validate(m) for m in prompt]
+
+
+def messages_as_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the plain dicts that OpenAI-style APIs take."""
+    return [{"role": m.role, "content": m.content} for m in messages]

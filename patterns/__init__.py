@@ -1,0 +1,1 @@
+"""Ready-made collaboration graphs built on collab's public API: one module per pattern."""
