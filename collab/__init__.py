@@ -35,8 +35,10 @@ if TYPE_CHECKING:
     from collab.models.default_llm import default_llm
     from collab.models.local import LocalModel
     from collab.models.remote import RemoteModel
+    from collab.models.retry import RetryPolicy
     from collab.models.scripted import ScriptedModel
     from collab.models.server import EmbeddedServer, embedded_llm
+    from collab.pricing import ModelPrice, estimate_cost_usd, price_of, set_price
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,11 @@ _LAZY: dict[str, str] = {
     "Model": "collab.models.base",
     "RemoteModel": "collab.models.remote",
     "ScriptedModel": "collab.models.scripted",
+    "ModelPrice": "collab.pricing",
+    "RetryPolicy": "collab.models.retry",
+    "estimate_cost_usd": "collab.pricing",
+    "price_of": "collab.pricing",
+    "set_price": "collab.pricing",
     "default_llm": "collab.models.default_llm",
     "embedded_llm": "collab.models.server",
     "get_entry": "collab.models.catalog",
@@ -85,10 +92,12 @@ __all__ = [
     "ModelFileCorruptError",
     "ModelFileError",
     "ModelFileMissingError",
+    "ModelPrice",
     "ModelTimeoutError",
     "PullError",
     "RemoteAPIError",
     "RemoteModel",
+    "RetryPolicy",
     "SchemaError",
     "ScriptedModel",
     "ServerStartError",
@@ -99,7 +108,10 @@ __all__ = [
     "__version__",
     "default_llm",
     "embedded_llm",
+    "estimate_cost_usd",
     "get_entry",
     "list_models",
+    "price_of",
     "pull",
+    "set_price",
 ]

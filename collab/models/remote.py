@@ -1,0 +1,390 @@
+"""``RemoteModel``: any LiteLLM model string (a provider, or an OpenAI-compatible server), with
+retries, timeouts, fallbacks, prices, and errors that never show a key."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NoReturn
+
+from pydantic import SecretStr
+
+from collab.errors import UserError
+from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.models.litellm_import import aimport_litellm, import_litellm
+from collab.models.remote_errors import CallTarget, classify_error
+from collab.models.remote_request import (
+    Call,
+    Endpoint,
+    Prediction,
+    ProviderInfo,
+    build_request,
+    probe_provider,
+    usage_of,
+)
+from collab.models.retry import (
+    Failure,
+    RetriesExhausted,
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+)
+from collab.pricing import ModelPrice, estimate_cost_usd, missing_price_note
+from collab.redaction import REDACTED, redact, secrets_in
+from collab.structured import OutputSchema, Schema
+from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
+
+__all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
+
+logger = logging.getLogger(__name__)
+
+
+class RemoteModel:
+    """A model behind an HTTP API, called through LiteLLM.
+
+    ``model`` is a LiteLLM model string: ``"openai/gpt-4o-mini"``, ``"anthropic/claude-..."``,
+    or ``"openai/<name>"`` with ``api_base=`` for an OpenAI-compatible server. Retryable
+    failures (timeouts, connection errors, 429, 5xx) are retried ``max_retries`` times with
+    ``retry``'s backoff, then each of ``fallbacks`` is tried in order (their own fallbacks are
+    not followed). A fallback given as a string gets none of this model's ``api_base`` or
+    ``api_key``: a key never goes to another endpoint. ``extra`` holds further LiteLLM or
+    provider parameters (``{"top_p": 0.9}``, ``{"mock_response": "hi"}``); it cannot override
+    the ones set here. With ``api_base`` and no key anywhere, a placeholder key is sent (local
+    servers need none). LiteLLM is imported on the first call, not here.
+    """
+
+    kind: ModelKind = "remote"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008  (an immutable NamedTuple)
+        fallbacks: Sequence[str | RemoteModel] = (),
+        prices: ModelPrice | None = None,
+        name: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not model or not isinstance(model, str):
+            raise UserError(f"model must be a LiteLLM model string, got {model!r}")
+        if not timeout_s > 0:
+            raise UserError(f"timeout_s must be > 0, got {timeout_s!r}")
+        if max_retries < 0:
+            raise UserError(f"max_retries must be >= 0, got {max_retries!r}")
+        self.model = model
+        self.name = name or model
+        self.api_base = api_base
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.retry = retry
+        self.prices = prices
+        self.extra: dict[str, Any] = dict(extra or {})
+        self._api_key = SecretStr(api_key) if api_key else None  # masked in vars() and dumps
+        self._secrets = [s for s in (api_key, *secrets_in(self.extra)) if s]
+        self.fallbacks: tuple[RemoteModel, ...] = tuple(
+            f
+            if isinstance(f, RemoteModel)
+            else RemoteModel(f, timeout_s=timeout_s, max_retries=max_retries, retry=retry)
+            for f in fallbacks
+        )
+        self._info: ProviderInfo | None = None
+
+    def __repr__(self) -> str:
+        parts = [repr(self.model)]
+        if self.name != self.model:
+            parts.append(f"name={self.name!r}")
+        if self.api_base:
+            parts.append(f"api_base={self.api_base!r}")
+        if self._api_key is not None:
+            parts.append(f"api_key='{REDACTED}'")
+        if self.fallbacks:
+            parts.append(f"fallbacks={[f.name for f in self.fallbacks]!r}")
+        return redact(f"RemoteModel({', '.join(parts)})", self._secrets)
+
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+        prediction: Prediction | None = None,
+    ) -> Completion:
+        """One completion; ``prediction`` is sent only where the provider supports it.
+
+        ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
+        ``Completion.model`` names the model that answered.
+        """
+        litellm = import_litellm()  # before the clock starts: the first import takes seconds
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        failure, retries = None, 0
+        for model in self._chain():
+            kwargs = model._request(call, stream=False)
+            try:
+                response, used = call_with_retries(
+                    partial(litellm.completion, **kwargs),
+                    classify=model._classify,
+                    max_retries=model.max_retries,
+                    policy=model.retry,
+                )
+            except RetriesExhausted as exhausted:
+                failure, retries = exhausted.failure, retries + exhausted.attempts
+                model._log_exhausted(exhausted)
+                continue
+            return model._finish(call, response, retries + used)
+        _raise(failure)
+
+    async def acomplete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        schema: Schema | None = None,
+        prediction: Prediction | None = None,
+    ) -> Completion:
+        """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
+        await aimport_litellm()
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        response, model, retries = await self._arun(call, stream=False)
+        return model._finish(call, response, retries)
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        prediction: Prediction | None = None,
+    ) -> CompletionStream:
+        """Text deltas; the request is sent when iteration starts, and only opening is retried."""
+        call = _start(prompt, max_tokens, temperature, stop, None, prediction)
+        state = _StreamState()
+
+        def deltas() -> Iterator[str]:
+            litellm = import_litellm()
+            failure, retries = None, 0
+            for model in self._chain():
+                kwargs = model._request(call, stream=True)
+                try:
+                    response, used = call_with_retries(
+                        partial(litellm.completion, **kwargs),
+                        classify=model._classify,
+                        max_retries=model.max_retries,
+                        policy=model.retry,
+                    )
+                except RetriesExhausted as exhausted:
+                    failure, retries = exhausted.failure, retries + exhausted.attempts
+                    model._log_exhausted(exhausted)
+                    continue
+                state.model, state.retries = model, retries + used
+                yield from _sync_deltas(response, state)
+                return
+            _raise(failure)
+
+        return CompletionStream(deltas(), state.finish_for(call))
+
+    def astream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        prediction: Prediction | None = None,
+    ) -> AsyncCompletionStream:
+        """Async twin of ``stream``."""
+        call = _start(prompt, max_tokens, temperature, stop, None, prediction)
+        state = _StreamState()
+
+        async def deltas() -> AsyncIterator[str]:
+            response, model, state.retries = await self._arun(call, stream=True)
+            state.model = model
+            chunks = aiter(response)
+            while True:
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    failure = model._classify(exc)
+                else:
+                    if (delta := state.absorb(chunk)) is not None:
+                        yield delta
+                    continue
+                raise failure.error  # outside the except block: nothing chained
+
+        return AsyncCompletionStream(deltas(), state.finish_for(call))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's tokenizer; a chars/4 estimate if LiteLLM can't tell."""
+        try:
+            return int(import_litellm().token_counter(model=self.model, text=text))
+        except Exception:  # an unknown model must not break budgeting
+            return _estimate_tokens(text)
+
+    def _chain(self) -> tuple[RemoteModel, ...]:
+        chain = (self, *self.fallbacks)
+        for model in chain:  # every missing key is reported before any request is sent
+            model._provider_info()
+        return chain
+
+    async def _arun(self, call: Call, *, stream: bool) -> tuple[Any, RemoteModel, int]:
+        litellm = await aimport_litellm()
+        failure, retries = None, 0
+        for model in self._chain():
+            kwargs = model._request(call, stream=stream)
+            try:
+                response, used = await acall_with_retries(
+                    partial(litellm.acompletion, **kwargs),
+                    classify=model._classify,
+                    max_retries=model.max_retries,
+                    policy=model.retry,
+                )
+            except RetriesExhausted as exhausted:
+                failure, retries = exhausted.failure, retries + exhausted.attempts
+                model._log_exhausted(exhausted)
+                continue
+            return response, model, retries + used
+        _raise(failure)
+
+    def _log_exhausted(self, exhausted: RetriesExhausted) -> None:
+        logger.info("%s failed %d times: %s", self.name, exhausted.attempts, exhausted)
+
+    def _endpoint(self) -> Endpoint:
+        key = self._api_key.get_secret_value() if self._api_key is not None else None
+        return Endpoint(self.model, self.api_base, key, self.timeout_s, self.extra)
+
+    def _provider_info(self) -> ProviderInfo:
+        if self._info is None:  # a race only probes twice: the answer is the same
+            self._info = probe_provider(import_litellm(), self._endpoint())
+        return self._info
+
+    def _request(self, call: Call, *, stream: bool) -> dict[str, Any]:
+        return build_request(self._endpoint(), self._provider_info(), call, stream=stream)
+
+    def _classify(self, exc: Exception) -> Failure:
+        info = self._info
+        target = CallTarget(
+            model=self.model,
+            api_base=self.api_base,
+            timeout_s=self.timeout_s,
+            key_env_var=info.key_env_var if info else "the provider's key variable",
+            secrets=self._secrets,
+        )
+        return classify_error(exc, target)
+
+    def _finish(self, call: Call, response: Any, retries: int) -> Completion:
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        usage = usage_of(response) or self._counted_usage(call, text)
+        return self._completion(call, text, usage, choice.finish_reason, retries)
+
+    def _completion(
+        self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
+    ) -> Completion:
+        if self.prices is not None:
+            cost: float | None = self.prices.cost_usd(usage.prompt_tokens, usage.completion_tokens)
+        else:
+            cost = estimate_cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens)
+        completion = Completion(
+            text=text,
+            model=self.name,
+            kind=self.kind,
+            usage=usage,
+            latency_s=time.perf_counter() - call.started,
+            cost_usd=cost,
+            cost_note=missing_price_note(self.model) if cost is None else None,
+            finish_reason=finish_reason,
+            retries=retries,
+        )
+        if call.schema is not None:
+            completion.parsed = call.schema.validate_text(text)
+        return completion
+
+    def _counted_usage(self, call: Call, text: str) -> Usage:
+        """Usage counted here, for servers that do not report it."""
+        try:
+            messages = [m.model_dump() for m in call.messages]
+            prompt_tokens = int(import_litellm().token_counter(model=self.model, messages=messages))
+        except Exception:
+            prompt_tokens = sum(_estimate_tokens(m.content) for m in call.messages)
+        return Usage(prompt_tokens=prompt_tokens, completion_tokens=self.count_tokens(text))
+
+
+@dataclass
+class _StreamState:
+    """What a stream learns as it goes: who answered, retries, usage, finish reason."""
+
+    model: RemoteModel | None = None
+    retries: int = 0
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+    def absorb(self, chunk: Any) -> str | None:
+        """Note a chunk's usage and finish reason; return its text delta, if any."""
+        if (usage := usage_of(chunk)) is not None:
+            self.usage = usage
+        choices = getattr(chunk, "choices", None) or []
+        if not choices:
+            return None
+        if choices[0].finish_reason:
+            self.finish_reason = choices[0].finish_reason
+        return getattr(getattr(choices[0], "delta", None), "content", None) or None
+
+    def finish_for(self, call: Call) -> Any:
+        def finish(text: str) -> Completion:
+            assert self.model is not None  # set before the first delta
+            usage = self.usage or self.model._counted_usage(call, text)
+            return self.model._completion(call, text, usage, self.finish_reason, self.retries)
+
+        return finish
+
+
+def _sync_deltas(response: Any, state: _StreamState) -> Iterator[str]:
+    assert state.model is not None
+    chunks = iter(response)
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except Exception as exc:
+            failure = state.model._classify(exc)
+        else:
+            if (delta := state.absorb(chunk)) is not None:
+                yield delta
+            continue
+        raise failure.error  # outside the except block: nothing chained
+
+
+def _start(
+    prompt: Prompt,
+    max_tokens: int,
+    temperature: float,
+    stop: list[str] | None,
+    schema: Schema | None,
+    prediction: Prediction | None,
+) -> Call:
+    checked = OutputSchema.of(schema) if schema is not None else None
+    return Call(normalize_messages(prompt), max_tokens, temperature, stop, checked, prediction)
+
+
+def _raise(failure: Failure | None) -> NoReturn:
+    """Raise the last model's error: called outside any except block, so nothing is chained."""
+    assert failure is not None  # the chain always has at least this model
+    raise failure.error
+
+
+def _estimate_tokens(text: str) -> int:
+    return (len(text) + 3) // 4

@@ -1,0 +1,54 @@
+"""Secret scrubbing: API keys never reach a message, a repr or a log line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["REDACTED", "redact", "secrets_in", "secrets_in_env"]
+
+REDACTED = "***"
+"""What a secret is replaced with."""
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|AUTH", re.IGNORECASE)
+_MIN_SECRET_LEN = 6
+"""Shorter values (flags like "1" or "true") are not secrets and would garble every message."""
+
+_PATTERNS = (
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),  # OpenAI / Anthropic style keys
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/\-]+=*"),  # Authorization header values
+    re.compile(r"(?i)\b((?:api[_-]?)?key|token|secret|password)=[^&\s'\"]+"),  # ?key=... in URLs
+    re.compile(r"(?i)\b(x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),  # header dumps
+)
+
+
+def secrets_in_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of environment variables whose names say they hold a secret (KEY, TOKEN, ...)."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN]
+
+
+def secrets_in(values: Mapping[str, Any]) -> list[str]:
+    """String values under secret-sounding keys of a (possibly nested) mapping."""
+    found: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            found.extend(secrets_in(value))
+        elif isinstance(value, str) and _SECRET_NAME.search(str(key)):
+            found.append(value.removeprefix("Bearer ").strip())
+    return [s for s in found if len(s) >= _MIN_SECRET_LEN]
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with the given secrets, secret env values and key-like patterns masked."""
+    known = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
+    known.update(secrets_in_env())
+    # Longest first, so a key that contains another is masked whole.
+    for secret in sorted(known, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _PATTERNS[0].sub(REDACTED, text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
