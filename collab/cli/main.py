@@ -42,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+        if args.debug:
+            raise
+        _print_error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "this is a bug in collab or an example; rerun with --debug and report it",
+        )
+        return 1
 
 
 def _print_error(message: str, hint: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib.util
 import inspect
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -46,6 +47,7 @@ def load_example(name_or_path: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"collab_example_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
     spec.loader.exec_module(module)
     if not hasattr(module, "main"):
         raise UserError(f"example {path} has no main()", hint="define `async def main(argv)`")

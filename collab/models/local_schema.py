@@ -1,0 +1,58 @@
+"""Output schemas on llama.cpp: a JSON schema as a sampling grammar, and checking the result."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from collab.errors import InvalidOutputError, SchemaError
+from collab.structured import OutputSchema
+from collab.types import Completion
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+__all__ = ["GrammarCache", "parse_output"]
+
+
+class GrammarCache:
+    """llama.cpp grammars for output schemas, converted once per distinct schema."""
+
+    def __init__(self) -> None:
+        self._grammars: dict[str, LlamaGrammar] = {}
+        self._lock = threading.Lock()
+
+    def get(self, checked: OutputSchema) -> LlamaGrammar:
+        """The grammar for ``checked``; ``SchemaError`` if llama.cpp cannot express it."""
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        key = json.dumps(checked.json_schema, sort_keys=True)
+        with self._lock:
+            grammar = self._grammars.get(key)
+        if grammar is None:
+            try:
+                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception as exc:  # the converter raises bare Exceptions on what it lacks
+                raise SchemaError(
+                    f"llama.cpp cannot turn schema {checked.name!r} into a grammar: {exc}",
+                    hint="simplify the schema (e.g. drop $refs to outside definitions)",
+                ) from None
+            with self._lock:
+                self._grammars[key] = grammar
+        return grammar
+
+
+def parse_output(checked: OutputSchema, completion: Completion, max_tokens: int) -> Any:
+    """The validated object of a constrained completion; ``InvalidOutputError`` keeps the text
+    and says when the output was cut off by ``max_tokens``."""
+    try:
+        return checked.validate_text(completion.text)
+    except InvalidOutputError as exc:
+        if completion.finish_reason != "length":
+            raise
+        raise InvalidOutputError(
+            f"{exc.message} (generation stopped at max_tokens={max_tokens})",
+            text=exc.text,
+            hint=f"raise max_tokens above {max_tokens}",
+        ) from None
