@@ -188,7 +188,7 @@ def model_path(name: str, *, pull: bool = True) -> Path:
             f"model {entry.name!r} is not pulled (no verified {path})",
             hint=f"run `collab models pull {entry.name}`",
         )
-    return pull(entry.name)
+    return _fetch(entry, force=False, progress=True)
 
 
 @contextlib.contextmanager
@@ -204,7 +204,10 @@ def _locked(path: Path) -> Iterator[None]:
 
 def pull(name: str, *, force: bool = False, progress: bool = True) -> Path:
     """Fetch ``name`` into the cache and verify it; a no-op when already verified."""
-    entry = get_entry(name)
+    return _fetch(get_entry(name), force=force, progress=progress)
+
+
+def _fetch(entry: CatalogEntry, *, force: bool, progress: bool) -> Path:
     path = _target(entry)
     with _locked(path):
         if not force and _verified(path, entry):

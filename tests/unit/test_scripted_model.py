@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from collab import InvalidOutputError, Message, ScriptedModel, SchemaError
+from collab import InvalidOutputError, Message, SchemaError, ScriptedModel
 from collab.models.base import Model
 
 
