@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collab.errors import ServerStartError
+from collab.errors import ServerStartError, UserError
 from collab.models.remote import RemoteModel
 from collab.pricing import ModelPrice
 
@@ -117,6 +117,15 @@ class EmbeddedServer:
             chat_format = self._chat_format or entry.chat_format
             context = entry.context_length
             check_gguf(path, pull_hint=f"run `collab models pull {entry.name}` again")
+        if chat_format is not None:
+            from collab.models.chat_prompt import supported_chat_formats
+
+            known = supported_chat_formats()
+            if chat_format not in known:
+                raise UserError(
+                    f"unknown chat format {chat_format!r} for the embedded server",
+                    hint=f"use one of llama-cpp-python's: {', '.join(sorted(known))}",
+                )
         n_ctx = self._n_ctx or min(context or DEFAULT_SERVER_CONTEXT, DEFAULT_SERVER_CONTEXT)
         return {
             "host": self.host,

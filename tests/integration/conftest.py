@@ -10,11 +10,12 @@ import pytest
 
 from collab.errors import CollabError
 from collab.models.local import LocalModel
+from collab.models.server import EmbeddedServer
 
 SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_ENV_VAR = "COLLAB_TEST_SMOLLM2"
 """A path to a SmolLM2-135M-Instruct GGUF to use when the catalog copy is not pulled."""
-_FALLBACK_PATHS = [Path("/tmp/mdl/SmolLM2-135M-Instruct.Q4_1.gguf")]
+_FALLBACK_PATHS: list[Path] = []
 
 
 def smollm2_source() -> str | Path | None:
@@ -51,3 +52,10 @@ def smollm2(smollm2_source_path: str | Path) -> Iterator[LocalModel]:
         model = LocalModel(smollm2_source_path, name=SMOLLM2)
     yield model
     model.close()
+
+
+@pytest.fixture(scope="session")
+def embedded(smollm2_source_path: str | Path) -> Iterator[EmbeddedServer]:
+    """The real embedded OpenAI-compatible server, shared by the session's HTTP tests."""
+    with EmbeddedServer(smollm2_source_path, alias="smollm2") as server:
+        yield server
