@@ -32,8 +32,9 @@ def local_decode() -> Row:
     from llama_cpp import Llama
 
     import collab
+    from collab.models.catalog import model_path
 
-    path = collab.models.catalog.model_path("smollm2-135m-instruct")
+    path = model_path("smollm2-135m-instruct")
     threads = os.cpu_count() or 1
     ours = collab.LocalModel(path, n_threads=threads, n_ctx=2048)
     raw = Llama(str(path), n_threads=threads, n_ctx=2048, verbose=False)

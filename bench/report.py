@@ -42,7 +42,7 @@ def report(title: str, rows: list[Row], filename: str) -> Path:
             "yes" if row.met else "NO",
             row.note,
         )
-    Console().print(table)
+    Console(width=160).print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / filename
     payload = {
