@@ -123,7 +123,7 @@ def ensure_packages() -> None:
     stamp = read_stamp()
     wheel = portable_wheel()
     wheel_id = f"{wheel.name}:{file_sha256(wheel)}"
-    if stamp.get("llama_cpp_wheel") != wheel_id or not is_portable():
+    if stamp.get("llama_cpp_wheel") != wheel_id:
         say(f"installing {wheel.name} (portable build)")
         run(
             [
@@ -139,13 +139,7 @@ def ensure_packages() -> None:
             ],
             env=pip_env(),
         )
-        if not is_portable():
-            sys.exit(
-                "[setup] llama-cpp-python reports AMX kernels: not a portable build. "
-                f"Delete {wheel.parent} and run again."
-            )
-        stamp["llama_cpp_wheel"] = wheel_id
-        stamp.pop("project", None)
+        stamp = {"llama_cpp_wheel": wheel_id}
         STAMP.write_text(json.dumps(stamp))
     project_id = file_sha256(ROOT / "pyproject.toml")
     if stamp.get("project") != project_id:
@@ -153,13 +147,23 @@ def ensure_packages() -> None:
         run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], env=pip_env())
         stamp["project"] = project_id
         STAMP.write_text(json.dumps(stamp))
+    if stamp.get("portable") != wheel_id:
+        check_portable(wheel)
+        stamp["portable"] = wheel_id
+        STAMP.write_text(json.dumps(stamp))
 
 
-def is_portable() -> bool:
-    """True when the installed llama.cpp has no AMX kernels (the native build that crashes)."""
+def check_portable(wheel: Path) -> None:
+    """Refuse a llama.cpp with AMX kernels: the native build that crashes on these Xeons."""
     probe = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
     result = subprocess.run([str(PY), "-c", probe], capture_output=True, text=True)
-    return result.returncode == 0 and "AMX_INT8 = 1" not in result.stdout
+    if result.returncode != 0:
+        sys.exit(f"[setup] llama-cpp-python does not import: {result.stderr.strip()[-400:]}")
+    if "AMX_INT8 = 1" in result.stdout:
+        sys.exit(
+            f"[setup] llama-cpp-python reports AMX kernels: not a portable build. "
+            f"Delete {wheel.parent} and run again."
+        )
 
 
 def ensure_models() -> None:
