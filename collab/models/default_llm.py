@@ -19,7 +19,9 @@ def default_llm(model: str | None = None) -> Iterator[RemoteModel]:
     """Yield ``RemoteModel(model)`` (or ``$COLLAB_LLM``); with neither, the embedded server's."""
     chosen = model or os.environ.get(LLM_ENV_VAR)
     if chosen:
-        yield RemoteModel(chosen)
+        llm = RemoteModel(chosen)
+        llm.check()  # a missing key fails now, not at the first escalation
+        yield llm
         return
     from collab.models.server import embedded_llm
 

@@ -258,6 +258,10 @@ class RemoteModel:
             return response, model, retries + used
         _raise(failure)
 
+    def check(self) -> None:
+        """Check the configuration offline: a known provider and its key; raises if not."""
+        self._provider_info()
+
     def _log_exhausted(self, exhausted: RetriesExhausted) -> None:
         logger.info("%s failed %d times: %s", self.name, exhausted.attempts, exhausted)
 

@@ -390,3 +390,13 @@ def test_importing_the_module_does_not_import_litellm() -> None:
     loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "collab.models.remote" in loaded
     assert not {m for m in loaded if m == "litellm" or m.startswith("litellm.")}
+
+
+def test_default_llm_checks_the_key_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collab import MissingAPIKeyError
+    from collab.models.default_llm import default_llm
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("COLLAB_LLM", "openai/gpt-4o-mini")
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"), default_llm():
+        raise AssertionError("the body must not run without a key")
