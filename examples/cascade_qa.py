@@ -145,7 +145,9 @@ async def main(argv: list[str] | None = None) -> int:
         prog="collab run cascade_qa", description=__doc__.split("\n")[0]
     )
     parser.add_argument("questions", nargs="*", help="questions (default: five built-in ones)")
-    parser.add_argument("--threshold", type=float, default=0.6, help="escalate below this (0-1)")
+    parser.add_argument(
+        "--threshold", type=float, default=0.3, help="escalate below this (0-1; uncalibrated)"
+    )
     parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
     args = parser.parse_args(argv or [])
     questions = args.questions or DEFAULT_QUESTIONS
