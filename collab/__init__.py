@@ -30,6 +30,10 @@ from collab.errors import (
 from collab.types import Completion, Message, Usage
 
 if TYPE_CHECKING:
+    from collab import graph, tracing
+    from collab.budget import Budget
+    from collab.ledger import CallRecord, Ledger, Saving, Summary
+    from collab.local_cost import CpuSecondsCost, EnergyCost, FreeLocal, LocalCostModel
     from collab.models.base import CompletionStream, Model
     from collab.models.catalog import CatalogEntry, get_entry, list_models, pull
     from collab.models.default_llm import default_llm
@@ -38,11 +42,42 @@ if TYPE_CHECKING:
     from collab.models.retry import RetryPolicy
     from collab.models.scripted import ScriptedModel
     from collab.models.server import EmbeddedServer, embedded_llm
+    from collab.policies import (
+        BudgetPolicy,
+        Degrade,
+        Exceeded,
+        Interrupt,
+        Proceed,
+        Raise,
+        RaiseLimits,
+        UseModel,
+    )
     from collab.pricing import ModelPrice, estimate_cost_usd, price_of, set_price
+    from collab.run import Run, active_run, scope
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "Budget": "collab.budget",
+    "BudgetPolicy": "collab.policies",
+    "CallRecord": "collab.ledger",
+    "CpuSecondsCost": "collab.local_cost",
+    "Degrade": "collab.policies",
+    "EnergyCost": "collab.local_cost",
+    "Exceeded": "collab.policies",
+    "FreeLocal": "collab.local_cost",
+    "Interrupt": "collab.policies",
+    "Ledger": "collab.ledger",
+    "LocalCostModel": "collab.local_cost",
+    "Proceed": "collab.policies",
+    "Raise": "collab.policies",
+    "RaiseLimits": "collab.policies",
+    "Run": "collab.run",
+    "Saving": "collab.ledger",
+    "Summary": "collab.ledger",
+    "UseModel": "collab.policies",
+    "active_run": "collab.run",
+    "scope": "collab.run",
     "CatalogEntry": "collab.models.catalog",
     "CompletionStream": "collab.models.base",
     "EmbeddedServer": "collab.models.server",
@@ -63,7 +98,12 @@ _LAZY: dict[str, str] = {
 }
 
 
+_SUBMODULES = frozenset({"graph", "tracing"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"collab.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'collab' has no attribute {name!r}")
@@ -77,13 +117,24 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Budget",
     "BudgetExceeded",
+    "BudgetPolicy",
+    "CallRecord",
     "CatalogEntry",
     "CollabError",
     "Completion",
     "CompletionStream",
+    "CpuSecondsCost",
+    "Degrade",
     "EmbeddedServer",
+    "EnergyCost",
+    "Exceeded",
+    "FreeLocal",
+    "Interrupt",
     "InvalidOutputError",
+    "Ledger",
+    "LocalCostModel",
     "LocalModel",
     "Message",
     "MissingAPIKeyError",
@@ -94,24 +145,35 @@ __all__ = [
     "ModelFileMissingError",
     "ModelPrice",
     "ModelTimeoutError",
+    "Proceed",
     "PullError",
+    "Raise",
+    "RaiseLimits",
     "RemoteAPIError",
     "RemoteModel",
     "RetryPolicy",
+    "Run",
+    "Saving",
     "SchemaError",
     "ScriptedModel",
     "ServerStartError",
     "ServerUnreachableError",
+    "Summary",
     "UnknownModelError",
     "Usage",
+    "UseModel",
     "UserError",
     "__version__",
+    "active_run",
     "default_llm",
     "embedded_llm",
     "estimate_cost_usd",
     "get_entry",
+    "graph",
     "list_models",
     "price_of",
     "pull",
+    "scope",
     "set_price",
+    "tracing",
 ]

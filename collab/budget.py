@@ -6,14 +6,14 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from collab.errors import UserError
 
 if TYPE_CHECKING:
     from collab.policies import BudgetPolicy
 
-__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "PolicyName"]
+__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "PolicyName", "Scope"]
 
 LimitName = Literal["usd", "remote_tokens", "local_tokens", "calls", "wall_s"]
 LIMIT_NAMES: tuple[LimitName, ...] = ("usd", "remote_tokens", "local_tokens", "calls", "wall_s")
@@ -21,6 +21,19 @@ LIMIT_NAMES: tuple[LimitName, ...] = ("usd", "remote_tokens", "local_tokens", "c
 
 PolicyName = Literal["raise", "degrade", "interrupt"]
 _POLICY_NAMES = ("raise", "degrade", "interrupt")
+
+
+class Scope(NamedTuple):
+    """Where a limit applies: the whole run, one graph node, or one role."""
+
+    kind: Literal["run", "node", "role"]
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return "run" if self.kind == "run" else f"{self.kind} {self.name!r}"
+
+
+RUN_SCOPE = Scope("run")
 
 
 @dataclass(frozen=True, kw_only=True)

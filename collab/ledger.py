@@ -22,7 +22,7 @@ Outcome = Literal["ok", "error", "degraded", "refused"]
 """ok: answered; error: failed (billed usage, if any, recorded); degraded: answered by the
 local model instead of ``original_model``; refused: not made, the budget did not allow it."""
 
-PriceFn = Callable[[str, int, int], "float | None"]
+PriceFn = Callable[[str, int, int], float | None]
 """``(model, prompt_tokens, completion_tokens) -> US dollars``, ``None`` when unknown."""
 
 GroupBy = Literal["node", "role", "model", "kind", "outcome"]
@@ -173,7 +173,9 @@ class Ledger(BaseModel):
             total = total.add(r)
         return total
 
-    def all_remote_cost_usd(self, remote_model: str, *, price: PriceFn = default_price) -> float | None:
+    def all_remote_cost_usd(
+        self, remote_model: str, *, price: PriceFn = default_price
+    ) -> float | None:
         """What every call made would have cost on ``remote_model`` (``None``: no price)."""
         total = 0.0
         for r in self.snapshot():

@@ -21,10 +21,19 @@ class CompletionStream:
         self.completion: Completion | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for delta in self._deltas:
-            self._parts.append(delta)
-            yield delta
+        try:
+            for delta in self._deltas:
+                self._parts.append(delta)
+                yield delta
+        finally:
+            close = getattr(self._deltas, "close", None)
+            if close is not None:  # a reader that stops early ends the generation too
+                close()
         self.completion = self._finish("".join(self._parts))
+
+    def so_far(self) -> Completion:
+        """The result of the text read so far (what an abandoned stream produced)."""
+        return self.completion or self._finish("".join(self._parts))
 
 
 class AsyncCompletionStream:
@@ -37,10 +46,19 @@ class AsyncCompletionStream:
         self.completion: Completion | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        async for delta in self._deltas:
-            self._parts.append(delta)
-            yield delta
+        try:
+            async for delta in self._deltas:
+                self._parts.append(delta)
+                yield delta
+        finally:
+            aclose = getattr(self._deltas, "aclose", None)
+            if aclose is not None:  # a reader that stops early ends the generation too
+                await aclose()
         self.completion = self._finish("".join(self._parts))
+
+    def so_far(self) -> Completion:
+        """The result of the text read so far (what an abandoned stream produced)."""
+        return self.completion or self._finish("".join(self._parts))
 
 
 @runtime_checkable

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from collab.errors import ModelCallError, UserError
-from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.metering import (
+    ametered_stream,
+    metered_call,
+    metered_complete,
+    metered_stream,
+    prompt_tokens_of,
+    usage_completion,
+)
+from collab.models.base import AsyncCompletionStream, CompletionStream, Model
 from collab.models.local_generation import (
     SAMPLING,
     StreamStats,
@@ -129,8 +137,21 @@ class LocalModel:
         stops = check_sampling(max_tokens, temperature, stop)
         checked = OutputSchema.of(schema) if schema is not None else None
         tokens, template_stops = self._prompt_tokens(prompt)
-        return self._complete_tokens(
-            tokens, stops + template_stops, max_tokens, temperature, checked, started
+
+        def call(model: Model) -> Completion:
+            if model is not self:  # a budget policy chose another model
+                return model.complete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
+            return self._complete_tokens(
+                tokens, stops + template_stops, max_tokens, temperature, checked, started
+            )
+
+        return metered_complete(
+            self,
+            prompt_tokens=_count_for(self, prompt, len(tokens)),
+            max_tokens=max_tokens,
+            call=call,
         )
 
     def complete_text(
@@ -147,7 +168,14 @@ class LocalModel:
         stops = check_sampling(max_tokens, temperature, stop)
         checked = OutputSchema.of(schema) if schema is not None else None
         tokens = self._encode(prompt, add_bos=True)
-        return self._complete_tokens(tokens, stops, max_tokens, temperature, checked, started)
+        return metered_complete(
+            self,
+            prompt_tokens=len(tokens),
+            max_tokens=max_tokens,
+            call=lambda _: self._complete_tokens(
+                tokens, stops, max_tokens, temperature, checked, started
+            ),
+        )
 
     async def acomplete(
         self,
@@ -179,8 +207,21 @@ class LocalModel:
         stop: list[str] | None = None,
     ) -> CompletionStream:
         """Text deltas as they are decoded; ``.completion`` (with usage) once exhausted."""
-        produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
-        return CompletionStream(InlineStream(produce, self._gate), finish)
+
+        def open_stream(model: Model) -> CompletionStream:
+            if model is not self:
+                return model.stream(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
+                )
+            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
+            return CompletionStream(InlineStream(produce, self._gate), finish)
+
+        return metered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
+        )
 
     def astream(
         self,
@@ -191,8 +232,20 @@ class LocalModel:
         stop: list[str] | None = None,
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``: decoding runs on a worker thread."""
-        produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
-        return AsyncCompletionStream(async_deltas(produce, self._gate), finish)
+
+        def open_stream(model: Model) -> AsyncCompletionStream:
+            if model is not self:
+                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
+                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
+            return AsyncCompletionStream(async_deltas(produce, self._gate), finish)
+
+        return ametered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
+        )
 
     # -- scoring, embeddings, tokens -------------------------------------------------------
 
@@ -215,10 +268,23 @@ class LocalModel:
                 hint="put some context in the prompt before the options",
             ) from None
         self._check_fits(len(shared) + max(len(tail) for tail in tails))
-        with self._gate.hold():
-            logprobs = option_logprobs(self._live(), shared, tails)
-        return OptionScores(
-            tuple(options), tuple(logprobs), tuple(softmax(logprobs)), tuple(map(len, tails))
+        n_tokens = len(shared) + sum(map(len, tails))
+
+        def call(model: Model) -> OptionScores:
+            if model is not self:
+                return model.score_detailed(prompt, options)  # type: ignore[attr-defined, no-any-return]
+            with self._gate.hold():
+                logprobs = option_logprobs(self._live(), shared, tails)
+            return OptionScores(
+                tuple(options), tuple(logprobs), tuple(softmax(logprobs)), tuple(map(len, tails))
+            )
+
+        return metered_call(
+            self,
+            prompt_tokens=n_tokens,
+            max_tokens=0,
+            call=call,
+            settle_as=lambda model, _: usage_completion(model, n_tokens),
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -231,6 +297,16 @@ class LocalModel:
         self._live()
         if not texts:
             return []
+        n_tokens = sum(min(self.count_tokens(t) + 1, EMBED_N_CTX) for t in texts)
+        return metered_call(
+            self,
+            prompt_tokens=n_tokens,
+            max_tokens=0,
+            call=lambda _: self._embed(texts),
+            settle_as=lambda model, _: usage_completion(model, n_tokens),
+        )
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
         with self._embed_lock:
             if self._embedder is None:
                 self._embedder = load_llama(
@@ -249,6 +325,10 @@ class LocalModel:
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` is (as ``tokenize``)."""
         return len(self.tokenize(text))
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """Exactly the tokens ``complete`` feeds the model for ``prompt``, template included."""
+        return len(self._prompt_tokens(prompt)[0])
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -398,3 +478,12 @@ class LocalModel:
             )
 
         return produce, finish
+
+
+def _count_for(model: LocalModel, prompt: Prompt, n_tokens: int) -> Callable[[Model], int]:
+    """The prompt's token count: already known on ``model``, counted on any other."""
+
+    def count(other: Model) -> int:
+        return n_tokens if other is model else prompt_tokens_of(prompt)(other)
+
+    return count

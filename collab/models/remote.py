@@ -4,6 +4,7 @@ retries, timeouts, fallbacks, prices, and errors that never show a key."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,8 +13,16 @@ from typing import Any, NoReturn
 
 from pydantic import SecretStr
 
-from collab.errors import UserError
-from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.errors import InvalidOutputError, UserError
+from collab.metering import (
+    MESSAGE_OVERHEAD_TOKENS,
+    ametered_complete,
+    ametered_stream,
+    metered_complete,
+    metered_stream,
+    prompt_tokens_of,
+)
+from collab.models.base import AsyncCompletionStream, CompletionStream, Model
 from collab.models.litellm_import import aimport_litellm, import_litellm
 from collab.models.remote_errors import CallTarget, classify_error
 from collab.models.remote_request import (
@@ -40,6 +49,11 @@ from collab.types import Completion, ModelKind, Prompt, Usage, normalize_message
 __all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
 
 logger = logging.getLogger(__name__)
+
+PROMPT_TOKEN_MARGIN = 1.25
+"""Budgets reserve LiteLLM's prompt count times this: the provider's tokenizer may differ."""
+DEFAULT_SYSTEM_PROMPT_TOKENS = 32
+"""Reserved on top, for chat templates that add a default system prompt (SmolLM2's does)."""
 
 
 class RemoteModel:
@@ -123,7 +137,29 @@ class RemoteModel:
         ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
         ``Completion.model`` names the model that answered.
         """
-        litellm = import_litellm()  # before the clock starts: the first import takes seconds
+
+        def call(model: Model) -> Completion:
+            if model is not self:  # a budget policy chose another model
+                return model.complete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
+            return self._complete(prompt, max_tokens, temperature, stop, schema, prediction)
+
+        import_litellm()  # before the clock starts: the first import takes seconds
+        return metered_complete(
+            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
+        )
+
+    def _complete(
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        schema: Schema | None,
+        prediction: Prediction | None,
+    ) -> Completion:
+        litellm = import_litellm()
         call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
         failure, retries = None, 0
         for model in self._chain():
@@ -153,10 +189,20 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> Completion:
         """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
+
+        async def acall(model: Model) -> Completion:
+            if model is not self:
+                return await model.acomplete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
+            call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+            response, answered, retries = await self._arun(call, stream=False)
+            return answered._finish(call, response, retries)
+
         await aimport_litellm()
-        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
-        response, model, retries = await self._arun(call, stream=False)
-        return model._finish(call, response, retries)
+        return await ametered_complete(
+            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=acall
+        )
 
     def stream(
         self,
@@ -168,6 +214,29 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> CompletionStream:
         """Text deltas; the request is sent when iteration starts, and only opening is retried."""
+
+        def open_stream(model: Model) -> CompletionStream:
+            if model is not self:
+                return model.stream(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
+                )
+            return self._stream(prompt, max_tokens, temperature, stop, prediction)
+
+        return metered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
+        )
+
+    def _stream(
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        prediction: Prediction | None,
+    ) -> CompletionStream:
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
 
@@ -204,6 +273,28 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``."""
+
+        def open_stream(model: Model) -> AsyncCompletionStream:
+            if model is not self:
+                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
+                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+            return self._astream(prompt, max_tokens, temperature, stop, prediction)
+
+        return ametered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
+        )
+
+    def _astream(
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        prediction: Prediction | None,
+    ) -> AsyncCompletionStream:
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
 
@@ -232,6 +323,21 @@ class RemoteModel:
             return int(import_litellm().token_counter(model=self.model, text=text))
         except Exception:  # an unknown model must not break budgeting
             return _estimate_tokens(text)
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """An upper estimate of the prompt tokens the provider will bill: LiteLLM's count
+        (which may use another tokenizer than the provider's) with a safety margin."""
+        messages = normalize_messages(prompt)
+        try:
+            dicts = [m.model_dump() for m in messages]
+            counted = int(import_litellm().token_counter(model=self.model, messages=dicts))
+        except Exception:
+            counted = sum(_estimate_tokens(m.content) for m in messages)
+        return (
+            math.ceil(counted * PROMPT_TOKEN_MARGIN)
+            + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
+            + DEFAULT_SYSTEM_PROMPT_TOKENS
+        )
 
     def _chain(self) -> tuple[RemoteModel, ...]:
         chain = (self, *self.fallbacks)
@@ -313,7 +419,11 @@ class RemoteModel:
             retries=retries,
         )
         if call.schema is not None:
-            completion.parsed = call.schema.validate_text(text)
+            try:
+                completion.parsed = call.schema.validate_text(text)
+            except InvalidOutputError as error:
+                error.billed = completion  # type: ignore[attr-defined]  (the meter settles it)
+                raise
         return completion
 
     def _counted_usage(self, call: Call, text: str) -> Usage:

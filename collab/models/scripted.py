@@ -7,7 +7,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
-from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.metering import (
+    ametered_complete,
+    ametered_stream,
+    metered_call,
+    metered_complete,
+    metered_stream,
+    prompt_tokens_of,
+    usage_completion,
+)
+from collab.models.base import AsyncCompletionStream, CompletionStream, Model
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
 
@@ -47,7 +56,12 @@ class ScriptedModel:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def _next_reply(self, messages: list[Message]) -> str:
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """Exactly the prompt tokens a call reports (its messages' words)."""
+        return sum(self.count_tokens(m.content) for m in normalize_messages(prompt))
+
+    def _next_reply(self, messages: list[Message], max_tokens: int) -> tuple[str, str]:
+        """The next reply cut to ``max_tokens`` words, and its finish reason."""
         with self._lock:
             self.calls.append(messages)
             if self._function is not None:
@@ -62,9 +76,19 @@ class ScriptedModel:
                 reply = self._replies[index]
         if isinstance(reply, Exception):
             raise reply
-        return reply
+        words = reply.split(" ")
+        if self.count_tokens(reply) <= max_tokens:
+            return reply, "stop"
+        kept: list[str] = []
+        for word in words:
+            if self.count_tokens(" ".join([*kept, word])) > max_tokens:
+                break
+            kept.append(word)
+        return " ".join(kept), "length"
 
-    def _completion(self, messages: list[Message], text: str, started: float) -> Completion:
+    def _completion(
+        self, messages: list[Message], text: str, started: float, finish_reason: str
+    ) -> Completion:
         usage = Usage(
             prompt_tokens=sum(self.count_tokens(m.content) for m in messages),
             completion_tokens=self.count_tokens(text),
@@ -76,7 +100,7 @@ class ScriptedModel:
             usage=usage,
             latency_s=time.perf_counter() - started,
             cost_usd=usage.total_tokens * self.cost_per_token_usd,
-            finish_reason="stop",
+            finish_reason=finish_reason,
         )
 
     def complete(
@@ -88,11 +112,23 @@ class ScriptedModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
     ) -> Completion:
+        def call(model: Model) -> Completion:
+            if model is not self:  # a budget policy chose another model
+                return model.complete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
+            return self._complete(prompt, max_tokens, schema)
+
+        return metered_complete(
+            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
+        )
+
+    def _complete(self, prompt: Prompt, max_tokens: int, schema: Schema | None) -> Completion:
         started = time.perf_counter()
         checked = OutputSchema.of(schema) if schema is not None else None
         messages = normalize_messages(prompt)
-        text = self._next_reply(messages)
-        completion = self._completion(messages, text, started)
+        text, finish_reason = self._next_reply(messages, max_tokens)
+        completion = self._completion(messages, text, started, finish_reason)
         if checked is not None:
             completion.parsed = checked.validate_text(text)
         return completion
@@ -106,9 +142,16 @@ class ScriptedModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
     ) -> Completion:
-        await asyncio.sleep(0)
-        return self.complete(
-            prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+        async def call(model: Model) -> Completion:
+            await asyncio.sleep(0)
+            if model is not self:
+                return await model.acomplete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
+            return self._complete(prompt, max_tokens, schema)
+
+        return await ametered_complete(
+            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
         )
 
     def stream(
@@ -119,15 +162,20 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> CompletionStream:
-        started = time.perf_counter()
-        messages = normalize_messages(prompt)
-        text = self._next_reply(messages)
+        def open_stream(model: Model) -> CompletionStream:
+            if model is not self:
+                return model.stream(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
+                )
+            _, text, finish = self._start_stream(prompt, max_tokens)
+            return CompletionStream(_words(text), finish)
 
-        def deltas() -> Iterator[str]:
-            for i, word in enumerate(text.split(" ")):
-                yield word if i == 0 else " " + word
-
-        return CompletionStream(deltas(), lambda full: self._completion(messages, full, started))
+        return metered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
+        )
 
     def astream(
         self,
@@ -137,23 +185,57 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> AsyncCompletionStream:
-        started = time.perf_counter()
-        messages = normalize_messages(prompt)
-        text = self._next_reply(messages)
+        def open_stream(model: Model) -> AsyncCompletionStream:
+            if model is not self:
+                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
+                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+            _, text, finish = self._start_stream(prompt, max_tokens)
+            return AsyncCompletionStream(_awords(text), finish)
 
-        async def deltas() -> AsyncIterator[str]:
-            for i, word in enumerate(text.split(" ")):
-                await asyncio.sleep(0)
-                yield word if i == 0 else " " + word
-
-        return AsyncCompletionStream(
-            deltas(), lambda full: self._completion(messages, full, started)
+        return ametered_stream(
+            self,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=open_stream,
         )
 
+    def _start_stream(
+        self, prompt: Prompt, max_tokens: int
+    ) -> tuple[list[Message], str, Callable[[str], Completion]]:
+        started = time.perf_counter()
+        messages = normalize_messages(prompt)
+        text, finish_reason = self._next_reply(messages, max_tokens)
+        return messages, text, lambda full: self._completion(messages, full, started, finish_reason)
+
     def score(self, prompt: str, options: list[str]) -> list[float]:
-        """Scripted option probabilities (uniform unless ``scores=`` was given), summing to 1."""
+        """Scripted option probabilities (uniform unless ``scores=`` was given), summing to 1.
+
+        Metered as a local call of the prompt's tokens plus every option's."""
+        n_tokens = self.count_tokens(prompt) + sum(self.count_tokens(o) for o in options)
+        return metered_call(
+            self,
+            prompt_tokens=n_tokens,
+            max_tokens=0,
+            call=lambda model: (
+                self._score(prompt, options) if model is self else model.score(prompt, options)
+            ),  # type: ignore[attr-defined]
+            settle_as=lambda model, _: usage_completion(model, n_tokens),
+        )
+
+    def _score(self, prompt: str, options: list[str]) -> list[float]:
         if self._scores is None:
             return [1.0 / len(options)] * len(options)
         raw = self._scores(prompt, options)
         total = sum(raw)
         return [r / total for r in raw]
+
+
+def _words(text: str) -> Iterator[str]:
+    for i, word in enumerate(text.split(" ")):
+        yield word if i == 0 else " " + word
+
+
+async def _awords(text: str) -> AsyncIterator[str]:
+    for word in _words(text):
+        await asyncio.sleep(0)
+        yield word

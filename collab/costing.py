@@ -1,0 +1,74 @@
+"""What a metered call costs: remote models by their price, local ones by the cost model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from collab.errors import UserError
+from collab.ledger import PriceFn, default_price
+from collab.local_cost import FreeLocal, LocalCostModel
+
+if TYPE_CHECKING:
+    from collab.models.base import Model
+    from collab.types import Completion
+
+__all__ = ["Costing", "price_name"]
+
+
+def price_name(model: Model) -> str:
+    """The name prices are looked up by: a RemoteModel's LiteLLM string, else ``name``."""
+    litellm_name = getattr(model, "model", None)
+    return litellm_name if isinstance(litellm_name, str) else model.name
+
+
+@dataclass(frozen=True)
+class Costing:
+    """Prices calls: a model's own price first (``RemoteModel(prices=)``,
+    ``ScriptedModel(cost_per_token_usd=)``), else ``price``; local calls with ``local``."""
+
+    price: PriceFn = default_price
+    local: LocalCostModel = FreeLocal()  # noqa: RUF009  (frozen, shared safely)
+
+    def remote_usd(self, model: Model, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """US dollars for a remote call with these token counts; ``None``: no price known."""
+        prices = getattr(model, "prices", None)
+        if prices is not None and hasattr(prices, "cost_usd"):
+            return float(prices.cost_usd(prompt_tokens, completion_tokens))
+        rate = getattr(model, "cost_per_token_usd", None)
+        if rate:
+            return (prompt_tokens + completion_tokens) * float(rate)
+        return self.price(price_name(model), prompt_tokens, completion_tokens)
+
+    def worst_case_usd(self, model: Model, prompt_tokens: int, max_tokens: int) -> float:
+        """The most a remote call can cost; refuses a model with no price (limit unenforceable)."""
+        priced = self.remote_usd(model, prompt_tokens, max_tokens)
+        if priced is None:
+            name = price_name(model)
+            raise UserError(
+                f"a USD budget is set but model {name!r} has no price, so the limit cannot be "
+                "enforced",
+                hint=f"give it one: collab.set_price({name!r}, ModelPrice(input_per_mtok_usd=..., "
+                "output_per_mtok_usd=...)), RemoteModel(..., prices=ModelPrice(...)) or "
+                "collab.Run(price=...); or budget remote_tokens instead of usd",
+            )
+        return priced
+
+    def actual_usd(
+        self, model: Model, completion: Completion | None, *, latency_s: float, cpu_s: float
+    ) -> float | None:
+        """What a finished call cost (``completion`` = its usage; ``None``: no tokens billed)."""
+        p = completion.usage.prompt_tokens if completion is not None else 0
+        c = completion.usage.completion_tokens if completion is not None else 0
+        if model.kind != "remote":
+            return self.local.cost_usd(
+                prompt_tokens=p, completion_tokens=c, cpu_s=cpu_s, wall_s=latency_s
+            )
+        if completion is None:
+            return 0.0
+        own = completion.cost_usd
+        # Backends price with collab.pricing too, and know which fallback model answered.
+        if own is not None and (self.price is default_price or completion.model != model.name):
+            return own
+        priced = self.remote_usd(model, p, c)
+        return priced if priced is not None else own

@@ -1,0 +1,263 @@
+"""Metered, traced LangGraph nodes, and running a graph inside a ``collab.Run``.
+
+    @collab.graph.node(role="drafter")
+    def draft(state: State) -> dict:
+        return {"draft": slm.complete(state["question"]).text}
+
+A wrapped node records its calls under its node name (and role), emits ``NodeStarted`` /
+``NodeEnded`` events, and, when the graph state has a ``collab_calls`` channel (mix in
+``LedgerState``), returns the records of its calls into it. That channel is what makes a
+run durable: with a checkpointer, the records of every finished node are saved with the
+state, so ``collab.graph.invoke`` resuming a thread starts its ``Run`` from them and the
+calls already paid for are neither made nor charged again.
+
+The wrapper works on sync and async nodes, in subgraphs and in ``Send`` branches: LangGraph
+runs nodes in copies of the caller's context, so the active run reaches them; a run can
+also be passed in ``config["configurable"]["collab_run"]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import operator
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar, overload
+
+from collab.events import NodeEnded, NodeStarted
+from collab.ledger import CallRecord, Ledger
+from collab.meter import collect_records
+from collab.run import Run, active_run, bind_run, scope
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+__all__ = ["LEDGER_KEY", "RUN_CONFIG_KEY", "GraphRun", "LedgerState", "ainvoke", "invoke", "node"]
+
+LEDGER_KEY = "collab_calls"
+"""The state channel metered nodes write their call records to (see ``LedgerState``)."""
+RUN_CONFIG_KEY = "collab_run"
+"""``config["configurable"][RUN_CONFIG_KEY]``: a ``Run`` for the graph's nodes to use."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LedgerState(TypedDict):
+    """Mix into a graph's state so that its calls are checkpointed with it."""
+
+    collab_calls: Annotated[list[CallRecord], operator.add]
+
+
+@overload
+def node(fn: F, /) -> F: ...
+@overload
+def node(*, name: str | None = None, role: str | None = None) -> Callable[[F], F]: ...
+def node(
+    fn: F | None = None, /, *, name: str | None = None, role: str | None = None
+) -> F | Callable[[F], F]:
+    """Meter and trace a LangGraph node (sync or async), as ``@node`` or ``@node(role=...)``.
+
+    ``name`` defaults to the name the graph gave the node; ``role`` labels its calls for
+    per-role budgets and summaries. The node keeps its signature, so LangGraph passes it
+    ``config`` and the rest as before.
+    """
+
+    def wrap(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def anode(*args: Any, **kwargs: Any) -> Any:
+                with _metered_node(fn, name, role, args) as finish:
+                    return finish(await fn(*args, **kwargs))
+
+            return anode  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def snode(*args: Any, **kwargs: Any) -> Any:
+            with _metered_node(fn, name, role, args) as finish:
+                return finish(fn(*args, **kwargs))
+
+        return snode  # type: ignore[return-value]
+
+    return wrap(fn) if fn is not None else wrap
+
+
+@contextmanager
+def _metered_node(
+    fn: Callable[..., Any], name: str | None, role: str | None, args: tuple[Any, ...]
+) -> Iterator[Callable[[Any], Any]]:
+    config = _graph_config()
+    node_name = name or _node_name(config) or fn.__name__
+    run = active_run() or _configured_run(config)
+    with ExitStack() as stack:
+        if run is not None and active_run() is not run:
+            stack.enter_context(bind_run(run))
+        stack.enter_context(scope(node=node_name, role=role))
+        records = stack.enter_context(collect_records())
+        started = time.perf_counter()
+        _emit(run, NodeStarted(_run_id(run), node_name, role, time.time()))
+        error: BaseException | None = None
+        try:
+            state = args[0] if args else None
+            yield lambda update: _with_records(update, state, records)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            ended = NodeEnded(
+                run_id=_run_id(run),
+                node=node_name,
+                role=role,
+                duration_s=time.perf_counter() - started,
+                calls=len(records),
+                cost_usd=sum(r.cost_usd or 0.0 for r in records),
+                error=None if error is None else type(error).__name__,
+                timestamp=time.time(),
+            )
+            _emit(run, ended)
+
+
+def _with_records(update: Any, state: Any, records: list[CallRecord]) -> Any:
+    """The node's update, plus its call records when the state has a ledger channel."""
+    if not records or not isinstance(update, dict) or not _has_ledger_channel(state):
+        return update
+    return {**update, LEDGER_KEY: [*update.get(LEDGER_KEY, []), *records]}
+
+
+def _has_ledger_channel(state: Any) -> bool:
+    if isinstance(state, Mapping):
+        return LEDGER_KEY in state
+    return hasattr(state, LEDGER_KEY)
+
+
+def _graph_config() -> RunnableConfig | None:
+    try:
+        from langgraph.config import get_config
+
+        return get_config()
+    except (ImportError, RuntimeError):  # called outside a graph
+        return None
+
+
+def _node_name(config: RunnableConfig | None) -> str | None:
+    if config is None:
+        return None
+    name = (config.get("metadata") or {}).get("langgraph_node")
+    return name if isinstance(name, str) else None
+
+
+def _configured_run(config: RunnableConfig | None) -> Run | None:
+    if config is None:
+        return None
+    run = (config.get("configurable") or {}).get(RUN_CONFIG_KEY)
+    return run if isinstance(run, Run) else None
+
+
+def _run_id(run: Run | None) -> str | None:
+    return run.run_id if run is not None else None
+
+
+def _emit(run: Run | None, event: NodeStarted | NodeEnded) -> None:
+    if run is not None and run.meter.events:
+        run.meter.events.emit(event)
+
+
+# -- running a graph in a Run ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphRun:
+    """A graph's output with the run that metered it."""
+
+    output: Any
+    run: Run
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.run.ledger
+
+    @property
+    def interrupts(self) -> list[Any]:
+        """The interrupts the graph stopped on (empty when it finished)."""
+        if isinstance(self.output, Mapping):
+            return list(self.output.get("__interrupt__", ()))
+        return []
+
+
+def invoke(
+    graph: Any,
+    input: Any,
+    config: RunnableConfig | None = None,
+    *,
+    run: Run | None = None,
+    **run_options: Any,
+) -> GraphRun:
+    """``graph.invoke`` metered by ``run`` (default: a new ``Run(**run_options)``).
+
+    With a checkpointer and a thread that has state, the run starts from the call records
+    saved in its ``collab_calls`` channel: a resumed run counts what it already spent and
+    its ledger ends equal to that of an uninterrupted run.
+    """
+    saved = []
+    if _thread_of(graph, config) is not None:
+        saved = _records_in(graph.get_state(config).values)
+    run = _run_for(saved, run, run_options)
+    with _entered(run):
+        output = graph.invoke(input, config)
+    return GraphRun(output, run)
+
+
+async def ainvoke(
+    graph: Any,
+    input: Any,
+    config: RunnableConfig | None = None,
+    *,
+    run: Run | None = None,
+    **run_options: Any,
+) -> GraphRun:
+    """Async twin of ``invoke``."""
+    saved = []
+    if _thread_of(graph, config) is not None:
+        saved = _records_in((await graph.aget_state(config)).values)
+    run = _run_for(saved, run, run_options)
+    with _entered(run):
+        output = await graph.ainvoke(input, config)
+    return GraphRun(output, run)
+
+
+def _run_for(saved: list[CallRecord], run: Run | None, options: dict[str, Any]) -> Run:
+    if run is None:
+        return Run(ledger=Ledger(records=saved) if saved else None, **options)
+    if options:
+        raise TypeError(f"pass either run= or Run options, not both: {sorted(options)}")
+    known = run.ledger.snapshot()
+    for record in saved:  # a run of the caller's that has not seen the saved calls yet
+        if record not in known:
+            run.meter.absorb(record)
+    return run
+
+
+def _thread_of(graph: Any, config: RunnableConfig | None) -> str | None:
+    """The thread whose checkpointed state the graph would resume (``None``: no state)."""
+    if getattr(graph, "checkpointer", None) in (None, False):
+        return None
+    thread = ((config or {}).get("configurable") or {}).get("thread_id")
+    return None if thread is None else str(thread)
+
+
+def _records_in(values: Any) -> list[CallRecord]:
+    """The call records in a graph state's ledger channel."""
+    saved = values.get(LEDGER_KEY, []) if isinstance(values, Mapping) else []
+    return [r if isinstance(r, CallRecord) else CallRecord.model_validate(r) for r in saved]
+
+
+@contextmanager
+def _entered(run: Run) -> Iterator[Run]:
+    if run.active:
+        yield run
+        return
+    with run:
+        yield run

@@ -1,0 +1,205 @@
+"""``Run``: meters every model call made inside ``with Run(...)``, in any thread or task.
+
+The active run travels in a ``ContextVar``, which asyncio tasks, ``asyncio.to_thread`` and
+LangGraph nodes inherit. Threads started with ``threading.Thread`` or a
+``ThreadPoolExecutor`` start with an empty context, so calls there fall back to the
+innermost run active in the process. The graph wrapper says which node and role a call is
+made for with ``scope(node=..., role=...)``; records take them from ``current_scope()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, NamedTuple
+
+from collab.budget import Budget
+from collab.costing import Costing, price_name
+from collab.errors import UserError
+from collab.ledger import Ledger, PriceFn, Saving, default_price
+from collab.local_cost import FreeLocal, LocalCostModel
+from collab.meter import Meter
+
+if TYPE_CHECKING:
+    from collab.events import Event
+    from collab.models.base import Model
+
+__all__ = ["CallScope", "Run", "active_run", "bind_run", "current_scope", "scope"]
+
+_current_run: ContextVar[Run | None] = ContextVar("collab_run", default=None)
+_node: ContextVar[str | None] = ContextVar("collab_node", default=None)
+_role: ContextVar[str | None] = ContextVar("collab_role", default=None)
+_bound_run: ContextVar[Run | None] = ContextVar("collab_bound_run", default=None)
+_active: list[Run] = []
+"""Every entered, not yet exited run, innermost last: the fallback for bare threads."""
+_active_lock = threading.Lock()
+
+
+class Run:
+    """A metered run: a budget, a ledger of every call, and the models to fall back to.
+
+    ``remote_model`` is the model the all-remote counterfactual is priced at (``saving()``);
+    ``local_model`` is where policy "degrade" routes. ``price`` prices remote models that
+    have no price of their own; ``ledger`` continues an earlier run (its calls count as
+    spent). Runs nest: the innermost one meters a call (the outer one does not see it).
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: Budget | None = None,
+        local_model: Model | None = None,
+        remote_model: Model | str | None = None,
+        run_id: str | None = None,
+        local_cost: LocalCostModel = FreeLocal(),  # noqa: B008  (frozen)
+        price: PriceFn = default_price,
+        ledger: Ledger | None = None,
+    ) -> None:
+        if ledger is not None and run_id is None:
+            run_id = ledger.run_id
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.local_model = local_model
+        self.remote_model = remote_model
+        self.meter = Meter(
+            budget,
+            ledger=ledger if ledger is not None else Ledger(run_id=self.run_id),
+            run_id=self.run_id,
+            local_model=local_model,
+            costing=Costing(price=price, local=local_cost),
+        )
+        self._token: Token[Run | None] | None = None
+        self._entered = False
+
+    def __repr__(self) -> str:
+        return f"Run(run_id={self.run_id!r}, calls={len(self.ledger)}, active={self.active})"
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.meter.ledger
+
+    @property
+    def budget(self) -> Budget:
+        """The limits in force now (raised ones included)."""
+        return self.meter.budget
+
+    @property
+    def active(self) -> bool:
+        return self._token is not None
+
+    def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with each ``CallStarted`` and ``CallRecord``; returns unsubscribe.
+
+        Callbacks run in the thread that made the call; one that raises is only logged.
+        """
+        return self.meter.on_event(callback)
+
+    def saving(self, remote_model: Model | str | None = None) -> Saving:
+        """What the run cost against all its calls on ``remote_model`` (default: the run's)."""
+        model = remote_model if remote_model is not None else self.remote_model
+        if model is None:
+            raise UserError(
+                "the all-remote counterfactual needs a remote model to price the calls at",
+                hint="pass Run(remote_model=...) or run.saving(remote_model='openai/gpt-4o-mini')",
+            )
+        costing = self.meter.costing
+        if isinstance(model, str):
+            return self.ledger.saving(model, price=costing.price)
+        priced = model
+
+        def price(_: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+            return costing.remote_usd(priced, prompt_tokens, completion_tokens)
+
+        return self.ledger.saving(price_name(model), price=price)
+
+    def __enter__(self) -> Run:
+        if self._token is not None:
+            raise UserError(
+                f"run {self.run_id!r} is already active", hint="enter a Run once at a time"
+            )
+        if not self._entered:  # a run re-entered later (e.g. to resume) keeps its clock
+            self.meter.started = self.meter.clock()
+            self._entered = True
+        self._token = _current_run.set(self)
+        with _active_lock:
+            _active.append(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        with _active_lock:
+            if self in _active:
+                _active.remove(self)
+        if token is not None:
+            # Exited in another context than entered: nothing to restore there.
+            with contextlib.suppress(ValueError):
+                _current_run.reset(token)
+
+    async def __aenter__(self) -> Run:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def active_run() -> Run | None:
+    """The run that meters a call made here: this context's, else the innermost active one."""
+    run = _bound_run.get() or _current_run.get()
+    if run is not None and (run._token is not None or run is _bound_run.get()):
+        return run
+    if _active:
+        try:
+            return _active[-1]
+        except IndexError:  # emptied by another thread since the check
+            return None
+    return None
+
+
+class CallScope(NamedTuple):
+    """The graph node and role a call is made for (``None``: not inside one)."""
+
+    node: str | None
+    role: str | None
+
+
+def current_scope() -> CallScope:
+    return CallScope(_node.get(), _role.get())
+
+
+@contextmanager
+def scope(*, node: str | None = None, role: str | None = None) -> Iterator[CallScope]:
+    """Calls made inside are recorded for this node and/or role (``None`` keeps the outer one)."""
+    node_token = _node.set(node) if node is not None else None
+    role_token = _role.set(role) if role is not None else None
+    try:
+        yield current_scope()
+    finally:
+        if role_token is not None:
+            _role.reset(role_token)
+        if node_token is not None:
+            _node.reset(node_token)
+
+
+@contextmanager
+def bind_run(run: Run) -> Iterator[Run]:
+    """Meter the calls made in this context with ``run``, entered or not (how a graph node
+    uses the run passed in its config)."""
+    token = _bound_run.set(run)
+    try:
+        yield run
+    finally:
+        _bound_run.reset(token)
