@@ -35,7 +35,16 @@ from collab.run import Run, active_run, bind_run, scope
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["LEDGER_KEY", "RUN_CONFIG_KEY", "GraphRun", "LedgerState", "ainvoke", "invoke", "node"]
+__all__ = [
+    "LEDGER_KEY",
+    "RUN_CONFIG_KEY",
+    "GraphRun",
+    "LedgerState",
+    "ainvoke",
+    "invoke",
+    "ledger_of",
+    "node",
+]
 
 LEDGER_KEY = "collab_calls"
 """The state channel metered nodes write their call records to (see ``LedgerState``)."""
@@ -46,9 +55,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LedgerState(TypedDict):
-    """Mix into a graph's state so that its calls are checkpointed with it."""
+    """Mix into a graph's state so that its calls are checkpointed with it.
 
-    collab_calls: Annotated[list[CallRecord], operator.add]
+    The records are kept as plain JSON dicts (any checkpointer stores them as they are);
+    ``ledger_of(state)`` reads them back as a ``Ledger``.
+    """
+
+    collab_calls: Annotated[list[dict[str, Any]], operator.add]
+
+
+def ledger_of(state: Any) -> Ledger:
+    """The ledger carried in a graph state (or a graph's output) with a ``collab_calls``
+    channel."""
+    values = state if isinstance(state, Mapping) else vars(state)
+    return Ledger(records=_records_in(values))
 
 
 @overload
@@ -124,7 +144,8 @@ def _with_records(update: Any, state: Any, records: list[CallRecord]) -> Any:
     """The node's update, plus its call records when the state has a ledger channel."""
     if not records or not isinstance(update, dict) or not _has_ledger_channel(state):
         return update
-    return {**update, LEDGER_KEY: [*update.get(LEDGER_KEY, []), *records]}
+    rows = [r.model_dump(mode="json") for r in records]
+    return {**update, LEDGER_KEY: [*update.get(LEDGER_KEY, []), *rows]}
 
 
 def _has_ledger_channel(state: Any) -> bool:

@@ -12,7 +12,7 @@ from langgraph.types import Command, Send
 
 from collab import Budget, BudgetExceeded, Run, ScriptedModel
 from collab.events import NodeEnded, NodeStarted
-from collab.graph import LEDGER_KEY, LedgerState, invoke, node
+from collab.graph import LedgerState, invoke, ledger_of, node
 
 
 def remote(rate: float = 0.001) -> ScriptedModel:
@@ -57,7 +57,7 @@ def test_nodes_record_their_calls_under_node_and_role() -> None:
         ("draft", "drafter", "small"),
         ("verify", "verifier", "big"),
     ]
-    assert out[LEDGER_KEY] == records  # the ledger travels in the graph's state
+    assert ledger_of(out).records == records  # the ledger travels in the graph's state
     nodes = [(type(e).__name__, e.node) for e in events if isinstance(e, NodeStarted | NodeEnded)]
     assert nodes == [
         ("NodeStarted", "draft"),
