@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench import foundation
+from bench import foundation, metering
 
 if __name__ == "__main__":
     foundation.run()
+    metering.run()

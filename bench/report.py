@@ -24,7 +24,8 @@ class Row:
     unit: str
     ratio: float | None
     target: str
-    met: bool
+    met: bool | None
+    """Whether the target was met; ``None`` for a figure reported for information only."""
     note: str = ""
 
 
@@ -39,7 +40,7 @@ def report(title: str, rows: list[Row], filename: str) -> Path:
             f"{row.baseline:.3f} {row.unit}",
             f"{row.ratio:.3f}" if row.ratio is not None else f"{row.ours - row.baseline:+.3f}",
             row.target,
-            "yes" if row.met else "NO",
+            "-" if row.met is None else "yes" if row.met else "NO",
             row.note,
         )
     Console(width=160).print(table)

@@ -23,7 +23,7 @@ import inspect
 import operator
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar, overload
 
@@ -34,6 +34,7 @@ from collab.run import Run, active_run, bind_run, scope
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
+    from langgraph.types import Durability
 
 __all__ = [
     "LEDGER_KEY",
@@ -90,54 +91,85 @@ def node(
 
             @functools.wraps(fn)
             async def anode(*args: Any, **kwargs: Any) -> Any:
-                with _metered_node(fn, name, role, args) as finish:
-                    return finish(await fn(*args, **kwargs))
+                frame = _NodeFrame(fn, name, role, args)
+                try:
+                    return frame.finish(await fn(*args, **kwargs))
+                except BaseException as error:
+                    frame.fail(error)
+                    raise
 
             return anode  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def snode(*args: Any, **kwargs: Any) -> Any:
-            with _metered_node(fn, name, role, args) as finish:
-                return finish(fn(*args, **kwargs))
+            frame = _NodeFrame(fn, name, role, args)
+            try:
+                return frame.finish(fn(*args, **kwargs))
+            except BaseException as error:
+                frame.fail(error)
+                raise
 
         return snode  # type: ignore[return-value]
 
     return wrap(fn) if fn is not None else wrap
 
 
-@contextmanager
-def _metered_node(
-    fn: Callable[..., Any], name: str | None, role: str | None, args: tuple[Any, ...]
-) -> Iterator[Callable[[Any], Any]]:
-    config = _graph_config()
-    node_name = name or _node_name(config) or fn.__name__
-    run = active_run() or _configured_run(config)
-    with ExitStack() as stack:
-        if run is not None and active_run() is not run:
-            stack.enter_context(bind_run(run))
-        stack.enter_context(scope(node=node_name, role=role))
-        records = stack.enter_context(collect_records())
-        started = time.perf_counter()
-        _emit(run, NodeStarted(_run_id(run), node_name, role, time.time()))
-        error: BaseException | None = None
-        try:
-            state = args[0] if args else None
-            yield lambda update: _with_records(update, state, records)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
+class _NodeFrame:
+    """One execution of a metered node: its scope, its records, its events.
+
+    A plain class rather than a generator context manager: this runs around every node.
+    """
+
+    __slots__ = ("bound", "node", "records", "role", "run", "scoped", "started", "state")
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str | None, role: str | None, args: tuple[Any, ...]
+    ) -> None:
+        config = _graph_config()
+        self.node = name or _node_name(config) or fn.__name__
+        self.role = role
+        self.state = args[0] if args else None
+        active = active_run()
+        self.run = active or _configured_run(config)
+        self.bound = bind_run(self.run) if active is None and self.run is not None else None
+        if self.bound is not None:
+            self.bound.__enter__()
+        self.scoped = scope(node=self.node, role=role)
+        self.scoped.__enter__()
+        self.records = collect_records()
+        self.records.__enter__()
+        self.started = time.perf_counter()
+        if self.run is not None and self.run.meter.events:
+            started = NodeStarted(self.run.run_id, self.node, role, time.time())
+            self.run.meter.events.emit(started)
+
+    def finish(self, update: Any) -> Any:
+        """Close the frame; the node's update with its call records when the state keeps them."""
+        records = self._close(None)
+        return _with_records(update, self.state, records)
+
+    def fail(self, error: BaseException) -> None:
+        self._close(error)
+
+    def _close(self, error: BaseException | None) -> list[CallRecord]:
+        records = self.records.records
+        self.records.__exit__(None, None, None)
+        self.scoped.__exit__(None, None, None)
+        if self.bound is not None:
+            self.bound.__exit__(None, None, None)
+        if self.run is not None and self.run.meter.events:
             ended = NodeEnded(
-                run_id=_run_id(run),
-                node=node_name,
-                role=role,
-                duration_s=time.perf_counter() - started,
+                run_id=self.run.run_id,
+                node=self.node,
+                role=self.role,
+                duration_s=time.perf_counter() - self.started,
                 calls=len(records),
                 cost_usd=sum(r.cost_usd or 0.0 for r in records),
                 error=None if error is None else type(error).__name__,
                 timestamp=time.time(),
             )
-            _emit(run, ended)
+            self.run.meter.events.emit(ended)
+        return records
 
 
 def _with_records(update: Any, state: Any, records: list[CallRecord]) -> Any:
@@ -177,15 +209,6 @@ def _configured_run(config: RunnableConfig | None) -> Run | None:
     return run if isinstance(run, Run) else None
 
 
-def _run_id(run: Run | None) -> str | None:
-    return run.run_id if run is not None else None
-
-
-def _emit(run: Run | None, event: NodeStarted | NodeEnded) -> None:
-    if run is not None and run.meter.events:
-        run.meter.events.emit(event)
-
-
 # -- running a graph in a Run ----------------------------------------------------------------
 
 
@@ -214,20 +237,23 @@ def invoke(
     config: RunnableConfig | None = None,
     *,
     run: Run | None = None,
+    durability: Durability | None = None,
     **run_options: Any,
 ) -> GraphRun:
     """``graph.invoke`` metered by ``run`` (default: a new ``Run(**run_options)``).
 
     With a checkpointer and a thread that has state, the run starts from the call records
     saved in its ``collab_calls`` channel: a resumed run counts what it already spent and
-    its ledger ends equal to that of an uninterrupted run.
+    its ledger ends equal to that of an uninterrupted run. With a checkpointer, durability
+    defaults to "sync" (LangGraph's default is "async"): each step's paid calls are saved
+    before the next step starts, so a crash can never lose them.
     """
     saved = []
     if _thread_of(graph, config) is not None:
         saved = _records_in(graph.get_state(config).values)
     run = _run_for(saved, run, run_options)
     with _entered(run):
-        output = graph.invoke(input, config)
+        output = graph.invoke(input, config, **_durability(graph, durability))
     return GraphRun(output, run)
 
 
@@ -237,6 +263,7 @@ async def ainvoke(
     config: RunnableConfig | None = None,
     *,
     run: Run | None = None,
+    durability: Durability | None = None,
     **run_options: Any,
 ) -> GraphRun:
     """Async twin of ``invoke``."""
@@ -245,7 +272,7 @@ async def ainvoke(
         saved = _records_in((await graph.aget_state(config)).values)
     run = _run_for(saved, run, run_options)
     with _entered(run):
-        output = await graph.ainvoke(input, config)
+        output = await graph.ainvoke(input, config, **_durability(graph, durability))
     return GraphRun(output, run)
 
 
@@ -259,6 +286,14 @@ def _run_for(saved: list[CallRecord], run: Run | None, options: dict[str, Any]) 
         if record not in known:
             run.meter.absorb(record)
     return run
+
+
+def _durability(graph: Any, durability: Durability | None) -> dict[str, Durability]:
+    if durability is not None:
+        return {"durability": durability}
+    if getattr(graph, "checkpointer", None) in (None, False):
+        return {}
+    return {"durability": "sync"}
 
 
 def _thread_of(graph: Any, config: RunnableConfig | None) -> str | None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,15 +36,22 @@ Amounts = tuple[float, float, float, float, float]
 _collector: ContextVar[list[CallRecord] | None] = ContextVar("collab_records", default=None)
 
 
-@contextmanager
-def collect_records() -> Iterator[list[CallRecord]]:
+class collect_records:
     """Collects the records of the calls made in this context (a graph node's, say)."""
-    records: list[CallRecord] = []
-    token = _collector.set(records)
-    try:
-        yield records
-    finally:
-        _collector.reset(token)
+
+    __slots__ = ("_token", "records")
+
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+        self._token: Token[list[CallRecord] | None] | None = None
+
+    def __enter__(self) -> list[CallRecord]:
+        self._token = _collector.set(self.records)
+        return self.records
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _collector.reset(self._token)
 
 
 def _collect(record: CallRecord) -> None:
@@ -103,8 +109,12 @@ class Meter:
         self._lock = threading.Lock()
         self._run = _Tally(RUN_SCOPE, budget or Budget())
         self._scoped: dict[Scope, _Tally] = {}
+        """Tallies of the nodes and roles that have limits (only those are checked)."""
         for record in self.ledger.snapshot():
             _add(self._run.spent, _actual(record))
+        for kind, per in (("node", self._run.budget.per_node), ("role", self._run.budget.per_role)):
+            for name, limits in per.items():
+                self._scoped[Scope(kind, name)] = self._tally_from_ledger(Scope(kind, name), limits)
 
     @property
     def budget(self) -> Budget:
@@ -118,7 +128,10 @@ class Meter:
     def raise_limits(self, limits: Mapping[str, float | None], *, scope: Scope = RUN_SCOPE) -> None:
         """Set new limits on one scope (``None`` lifts a limit); calls in flight keep theirs."""
         with self._lock:
-            tally = self._run if scope == RUN_SCOPE else self._scoped_tally(scope)
+            if scope == RUN_SCOPE:
+                tally = self._run
+            elif (tally := self._scoped.get(scope)) is None:
+                tally = self._scoped[scope] = self._tally_from_ledger(scope, Budget())
             tally.budget = tally.budget.with_limits(**limits)
 
     def spent(self, *, node: str | None = None, role: str | None = None) -> dict[str, float]:
@@ -230,37 +243,30 @@ class Meter:
         return self._settle(reservation, record)
 
     def _tallies(self, node: str | None, role: str | None) -> tuple[_Tally, ...]:
-        budget = self._run.budget
-        if (node is None or node not in budget.per_node) and (
-            role is None or role not in budget.per_role
-        ):
-            return (self._run,)  # the common case: no scoped limits, no lock
-        scopes = []
-        if node is not None and node in budget.per_node:
-            scopes.append(Scope("node", node))
-        if role is not None and role in budget.per_role:
-            scopes.append(Scope("role", role))
-        with self._lock:
-            return (self._run, *(self._scoped_tally(s) for s in scopes))
+        if not self._scoped:
+            return (self._run,)  # the common case: no scoped limits
+        scoped = (
+            self._scoped.get(Scope("node", node)) if node is not None else None,
+            self._scoped.get(Scope("role", role)) if role is not None else None,
+        )
+        return (self._run, *(t for t in scoped if t is not None))
 
-    def _scoped_tally(self, scope: Scope) -> _Tally:
-        tally = self._scoped.get(scope)
-        if tally is None:
-            per = self._run.budget.per_node if scope.kind == "node" else self._run.budget.per_role
-            tally = self._scoped[scope] = _Tally(scope, per.get(scope.name or "", Budget()))
-            for record in self.ledger.snapshot():
-                if getattr(record, scope.kind) == scope.name:
-                    _add(tally.spent, _actual(record))
+    def _tally_from_ledger(self, scope: Scope, budget: Budget) -> _Tally:
+        tally = _Tally(scope, budget)
+        for record in self.ledger.snapshot():
+            if getattr(record, scope.kind) == scope.name:
+                _add(tally.spent, _actual(record))
         return tally
 
     def _query(self, node: str | None, role: str | None) -> _Tally:
+        """The tally of the run, or of one node or role: kept when it has limits, else
+        counted from the ledger (its calls in flight are then not known: reserved reads 0)."""
         if node is not None and role is not None:
             raise UserError("ask for one scope at a time: node= or role=, not both")
-        if node is not None:
-            return self._scoped_tally(Scope("node", node))
-        if role is not None:
-            return self._scoped_tally(Scope("role", role))
-        return self._run
+        if node is None and role is None:
+            return self._run
+        scope = Scope("node", node) if node is not None else Scope("role", role)
+        return self._scoped.get(scope) or self._tally_from_ledger(scope, Budget())
 
     def _used(self, tally: _Tally) -> list[float]:
         used = list(tally.spent)
@@ -368,7 +374,7 @@ class Meter:
             latency_s=latency_s,
             cpu_s=cpu_s,
             retries=completion.retries if completion is not None else 0,
-            cache_hit=bool(getattr(completion, "cache_hit", False)),
+            cache_hit=completion.cache_hit if completion is not None else False,
             outcome=outcome,
             timestamp=time.time(),
         )

@@ -39,6 +39,8 @@ _LABELS: dict[str, str] = {
     "calls": "model-call",
     "wall_s": "wall-time",
 }
+_CHECKPOINTER_KEY = "__pregel_checkpointer"
+"""Where LangGraph keeps a graph's checkpointer in a node's config (``CONFIG_KEY_CHECKPOINTER``)."""
 RAISE_HINT = (
     "raise the limit (budget.with_limits(...)), lower max_tokens, "
     "or use policy='degrade' to fall back to a local model"
@@ -218,8 +220,15 @@ class Interrupt:
         )
         if "langgraph" not in sys.modules:  # no graph ever ran in this process
             raise fallback
+        from langgraph.config import get_config
         from langgraph.types import interrupt
 
+        try:
+            configurable = get_config().get("configurable") or {}
+        except RuntimeError as error:  # "Called get_config outside of a runnable context"
+            raise fallback from error
+        if configurable.get(_CHECKPOINTER_KEY) is None:  # an interrupt could never be resumed
+            raise fallback
         try:
             return interrupt(exceeded.payload())
         except RuntimeError as error:  # "Called get_config outside of a runnable context"

@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
@@ -180,26 +179,47 @@ def current_scope() -> CallScope:
     return CallScope(_node.get(), _role.get())
 
 
-@contextmanager
-def scope(*, node: str | None = None, role: str | None = None) -> Iterator[CallScope]:
-    """Calls made inside are recorded for this node and/or role (``None`` keeps the outer one)."""
-    node_token = _node.set(node) if node is not None else None
-    role_token = _role.set(role) if role is not None else None
-    try:
-        yield current_scope()
-    finally:
+class scope:
+    """Calls made inside are recorded for this node and/or role (``None`` keeps the outer one).
+
+    A class, not a generator: it runs around every metered graph node.
+    """
+
+    __slots__ = ("_node", "_role", "_tokens")
+
+    def __init__(self, *, node: str | None = None, role: str | None = None) -> None:
+        self._node, self._role = node, role
+        self._tokens: tuple[Token[str | None] | None, Token[str | None] | None] = (None, None)
+
+    def __enter__(self) -> CallScope:
+        self._tokens = (
+            _node.set(self._node) if self._node is not None else None,
+            _role.set(self._role) if self._role is not None else None,
+        )
+        return current_scope()
+
+    def __exit__(self, *exc_info: object) -> None:
+        node_token, role_token = self._tokens
         if role_token is not None:
             _role.reset(role_token)
         if node_token is not None:
             _node.reset(node_token)
 
 
-@contextmanager
-def bind_run(run: Run) -> Iterator[Run]:
+class bind_run:
     """Meter the calls made in this context with ``run``, entered or not (how a graph node
     uses the run passed in its config)."""
-    token = _bound_run.set(run)
-    try:
-        yield run
-    finally:
-        _bound_run.reset(token)
+
+    __slots__ = ("_run", "_token")
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._token: Token[Run | None] | None = None
+
+    def __enter__(self) -> Run:
+        self._token = _bound_run.set(self._run)
+        return self._run
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _bound_run.reset(self._token)

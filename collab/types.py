@@ -56,6 +56,8 @@ class Completion(BaseModel):
     """The validated object when the call had a ``schema``."""
     retries: int = 0
     """How many times the call was retried after a retryable failure."""
+    cache_hit: bool = False
+    """Whether the answer came from a cache rather than the model (then nothing was billed)."""
     cost_note: str | None = None
     """Why ``cost_usd`` is what it is when it is not from a price map (e.g. "unknown price")."""
 
