@@ -46,6 +46,9 @@ class CallRecord(BaseModel):
     event: ClassVar[str] = "call"
 
     run_id: str | None = None
+    call_id: str | None = None
+    """Names the call in its ``CallStarted`` and ``StreamDelta`` events too; unique in the
+    run's ledger, resumed attempts included (``None`` in records made before call ids)."""
     node: str | None = None
     """The graph node the call was made in (``collab.run.scope``), if any."""
     role: str | None = None
@@ -214,6 +217,8 @@ class Ledger(BaseModel):
         from rich.table import Table
 
         table = Table(title=title or f"calls by {by}")
+        from collab.pricing import format_usd
+
         for column in (by, "calls", "tokens in", "tokens out", "cost $", "latency s", "notes"):
             table.add_column(column, justify="left" if column in {by, "notes"} else "right")
         rows = [*self.summary(by).items(), ("total", self.total())]
@@ -233,7 +238,7 @@ class Ledger(BaseModel):
                 str(s.calls),
                 str(s.prompt_tokens),
                 str(s.completion_tokens),
-                f"{s.cost_usd:.4f}",
+                format_usd(s.cost_usd, sign=False),
                 f"{s.latency_s:.2f}",
                 ", ".join(notes),
                 end_section=i == len(rows) - 2,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from collab.budget import LIMIT_NAMES, LimitName, Scope
 from collab.errors import BudgetExceeded, UserError
+from collab.pricing import format_usd
 
 if TYPE_CHECKING:
     from collab.budget import PolicyName
@@ -74,8 +75,8 @@ class Exceeded:
             how = "elapsed" if self.scope.kind == "run" else "spent in model calls"
             return f"{where}: {self.spent:.2f} s {how} (limit {self.limit:.2f} s)"
         if self.limit_name == "usd":
-            amounts = (f"${self.spent:.4f}", f"${self.reserved:.4f}", f"${self.needed:.4f}")
-            unit, limit = "", f"${self.limit:.4f}"
+            amounts = (format_usd(self.spent), format_usd(self.reserved), format_usd(self.needed))
+            unit, limit = "", format_usd(self.limit)
         else:
             amounts = (f"{self.spent:.0f}", f"{self.reserved:.0f}", f"{self.needed:.0f}")
             unit, limit = (

@@ -116,3 +116,15 @@ def _map_price(model: str) -> ModelPrice | None:
     if input_cost is None or output_cost is None:
         return None
     return ModelPrice(input_cost * 1_000_000, output_cost * 1_000_000)
+
+
+def format_usd(amount: float, *, sign: bool = True) -> str:
+    """US dollars readable at any scale: $1.2345, $0.000023 (small calls cost micro-dollars)."""
+    prefix = "$" if sign else ""
+    if amount == 0:
+        return f"{prefix}0"
+    if abs(amount) >= 0.01:
+        return f"{prefix}{amount:.4f}"
+    if abs(amount) >= 1e-6:
+        return f"{prefix}{amount:.6f}"
+    return f"{prefix}{amount:.2e}"

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
 from collab.budget import Budget
-from collab.costing import Costing, price_name
+from collab.costing import Costing
 from collab.errors import UserError
 from collab.ledger import Ledger, PriceFn, Saving, default_price
 from collab.local_cost import FreeLocal, LocalCostModel
@@ -91,9 +91,12 @@ class Run:
         return self._token is not None
 
     def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback`` with each ``CallStarted`` and ``CallRecord``; returns unsubscribe.
+        """Call ``callback`` with every event of the run; returns the function that unsubscribes.
 
-        Callbacks run in the thread that made the call; one that raises is only logged.
+        The events are those of ``collab.events``: ``CallStarted``, ``StreamDelta`` (only
+        while someone listens), ``CallRecord`` when a call ends (refused ones included),
+        ``NodeStarted`` and ``NodeEnded``; a call's events share its ``call_id``. Callbacks
+        run in the thread that made the call; one that raises is only logged.
         """
         return self.meter.on_event(callback)
 
@@ -113,7 +116,7 @@ class Run:
         def price(_: str, prompt_tokens: int, completion_tokens: int) -> float | None:
             return costing.remote_usd(priced, prompt_tokens, completion_tokens)
 
-        return self.ledger.saving(price_name(model), price=price)
+        return self.ledger.saving(model.name, price=price)
 
     def __enter__(self) -> Run:
         if self._token is not None:

@@ -3,27 +3,31 @@
 The SLM (SmolLM2-135M, in-process through llama.cpp) drafts an answer, then judges its own draft
 from its logits (the probability it gives to "yes" vs "no", not a number it writes). Drafts it
 doubts go to the remote LLM: the embedded OpenAI-compatible server over HTTP through LiteLLM,
-or any provider model given with ``--llm`` (e.g. ``--llm openai/gpt-4o-mini``). A live view
-shows each step; a final table shows calls, tokens, cost and latency per model.
+or any provider model given with ``--llm`` (e.g. ``--llm openai/gpt-4o-mini``).
+
+Everything runs inside a ``collab.Run`` with a budget: every call is metered, the live view shows
+each step, the tokens as they stream and the spend against the budget as bars, and the end shows
+the ledger and what the same calls would have cost on the remote LLM alone. When the budget no
+longer fits a remote call, policy "degrade" (the default) answers with the SLM instead.
 
     collab run cascade_qa
+    collab run cascade_qa -- --budget-usd 0.0001 --trace trace.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import operator
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Console
 from rich.table import Table
 
 import collab
+from collab.graph import node
+from collab.tracing import trace_run
 
 DEFAULT_QUESTIONS = [
     "What is the capital of France?",
@@ -32,6 +36,7 @@ DEFAULT_QUESTIONS = [
     "Who wrote the novel Pride and Prejudice?",
     "What is the chemical symbol for gold?",
 ]
+SYSTEM = {"role": "system", "content": "Answer in one short sentence."}
 
 
 class QAState(TypedDict, total=False):
@@ -40,42 +45,32 @@ class QAState(TypedDict, total=False):
     confidence: float
     answer: str
     answered_by: str
-    calls: Annotated[list[collab.Completion], operator.add]
 
 
-def build_graph(slm: collab.LocalModel, llm: collab.Model, *, threshold: float):
+def build_graph(slm: collab.Model, llm: collab.Model, *, threshold: float) -> Any:
     """draft (SLM) -> judge (SLM logits) -> answer, or -> escalate (LLM) when unsure."""
 
+    @node(role="drafter")
     def draft(state: QAState) -> QAState:
-        done = slm.complete(
-            [
-                {"role": "system", "content": "Answer in one short sentence."},
-                {"role": "user", "content": state["question"]},
-            ],
-            max_tokens=48,
-        )
-        return {"draft": done.text.strip(), "calls": [done]}
+        stream = slm.stream([SYSTEM, {"role": "user", "content": state["question"]}], max_tokens=48)
+        return {"draft": "".join(stream).strip()}
 
+    @node(role="judge")
     def judge(state: QAState) -> QAState:
         prompt = (
             f"Question: {state['question']}\nProposed answer: {state['draft']}\n"
             "Is the proposed answer correct? Answer yes or no."
         )
-        yes, _no = slm.score(prompt, ["yes", "no"])
+        yes, _no = slm.score(prompt, ["yes", "no"])  # type: ignore[attr-defined]
         return {"confidence": yes}
 
     def accept(state: QAState) -> QAState:
         return {"answer": state["draft"], "answered_by": slm.name}
 
+    @node(role="answerer")
     def escalate(state: QAState) -> QAState:
-        done = llm.complete(
-            [
-                {"role": "system", "content": "Answer in one short sentence."},
-                {"role": "user", "content": state["question"]},
-            ],
-            max_tokens=64,
-        )
-        return {"answer": done.text.strip(), "answered_by": llm.name, "calls": [done]}
+        done = llm.complete([SYSTEM, {"role": "user", "content": state["question"]}], max_tokens=64)
+        return {"answer": done.text.strip(), "answered_by": done.model}
 
     def route(state: QAState) -> str:
         return "accept" if state["confidence"] >= threshold else "escalate"
@@ -93,54 +88,29 @@ def build_graph(slm: collab.LocalModel, llm: collab.Model, *, threshold: float):
     return graph.compile()
 
 
-@dataclass
-class Tally:
-    """Calls, tokens, cost and latency per model."""
-
-    rows: dict[str, list[collab.Completion]] = field(default_factory=dict)
-
-    def add(self, completion: collab.Completion) -> None:
-        self.rows.setdefault(f"{completion.model} ({completion.kind})", []).append(completion)
-
-    def table(self) -> Table:
-        table = Table(title="cost by model")
-        for column in ("model", "calls", "tokens in", "tokens out", "cost (USD)", "latency (s)"):
-            table.add_column(column, justify="left" if column == "model" else "right")
-        for model, calls in self.rows.items():
-            costs = [c.cost_usd for c in calls]
-            cost = "unknown" if None in costs else f"{sum(c or 0.0 for c in costs):.6f}"
-            table.add_row(
-                model,
-                str(len(calls)),
-                str(sum(c.usage.prompt_tokens for c in calls)),
-                str(sum(c.usage.completion_tokens for c in calls)),
-                cost,
-                f"{sum(c.latency_s for c in calls):.2f}",
-            )
-        return table
-
-
-def steps_table(steps: list[tuple[str, str, str]]) -> Table:
-    table = Table(title="steps", expand=True)
-    table.add_column("#", justify="right", width=3)
-    table.add_column("step", width=9)
-    table.add_column("detail", overflow="fold")
-    for i, (_question, step, detail) in enumerate(steps, 1):
-        table.add_row(str(i), step, detail)
+def answers_table(rows: list[tuple[str, QAState]]) -> Table:
+    table = Table(title="answers")
+    for column in ("question", "answer", "confidence", "by"):
+        table.add_column(
+            column, overflow="fold", justify="right" if column == "confidence" else "left"
+        )
+    for question, final in rows:
+        table.add_row(question, final["answer"], f"{final['confidence']:.2f}", final["answered_by"])
     return table
 
 
-def describe(node: str, update: QAState) -> str:
-    if node == "draft":
-        return f"SLM draft: {update['draft']!r}"
-    if node == "judge":
-        return f"SLM confidence the draft is right: {update['confidence']:.2f}"
-    if node == "accept":
-        return f"answer kept from {update['answered_by']}"
-    return f"escalated, {update['answered_by']} answered: {update['answer']!r}"
+def saving_line(run: collab.Run) -> str:
+    saving = run.saving()
+    if saving.all_remote_usd is None:
+        return f"this run: ${saving.actual_usd:.6f}; the remote LLM has no price to compare"
+    return (
+        f"this run: ${saving.actual_usd:.6f} of remote spend; the same calls on "
+        f"{saving.remote_model} alone: ${saving.all_remote_usd:.6f} "
+        f"(saved {saving.saved_pct or 0.0:.0f}%)"
+    )
 
 
-async def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="collab run cascade_qa", description=__doc__.split("\n")[0]
     )
@@ -149,8 +119,26 @@ async def main(argv: list[str] | None = None) -> int:
         "--threshold", type=float, default=0.3, help="escalate below this (0-1; uncalibrated)"
     )
     parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
-    args = parser.parse_args(argv or [])
+    parser.add_argument(
+        "--budget-usd", type=float, default=0.0002, help="remote spend cap in USD (default 0.0002)"
+    )
+    parser.add_argument("--budget-remote-tokens", type=int, help="cap on remote tokens")
+    parser.add_argument(
+        "--policy",
+        choices=["degrade", "raise"],
+        default="degrade",
+        help="when a remote call no longer fits: answer with the SLM, or stop with an error",
+    )
+    parser.add_argument("--trace", help="write every event to this JSONL file")
+    return parser.parse_args(argv or [])
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     questions = args.questions or DEFAULT_QUESTIONS
+    budget = collab.Budget(
+        usd=args.budget_usd, remote_tokens=args.budget_remote_tokens, policy=args.policy
+    )
     console = Console()
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -158,33 +146,24 @@ async def main(argv: list[str] | None = None) -> int:
             slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
             llm = stack.enter_context(collab.default_llm(args.llm))
         graph = build_graph(slm, llm, threshold=args.threshold)
-        tally = Tally()
-        steps: list[tuple[str, str, str]] = []
-        answers: list[tuple[str, str, str]] = []
-        with Live(steps_table(steps), console=console, refresh_per_second=8) as live:
+        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
+        finals: list[tuple[str, QAState]] = []
+        with trace_run(run, jsonl=args.trace, live=True, console=console):
             for question in questions:
-                steps.append((question, "question", question))
-                live.update(steps_table(steps))
-                final: QAState = {}
-                for chunk in graph.stream({"question": question}, stream_mode="updates"):
-                    for node, update in chunk.items():
-                        final.update(update)
-                        for call in update.get("calls", []):
-                            tally.add(call)
-                        steps.append((question, node, describe(node, update)))
-                        live.update(steps_table(steps))
-                answers.append((question, final["answer"], final["answered_by"]))
-        summary = Table(title="answers")
-        for column in ("question", "answer", "by"):
-            summary.add_column(column, overflow="fold")
-        for row in answers:
-            summary.add_row(*row)
-        escalated = sum(1 for _, _, by in answers if by == llm.name)
-        console.print(Group(summary, tally.table()))
+                finals.append((question, graph.invoke({"question": question})))
+        console.print(answers_table(finals))
+        console.print(run.ledger.rich_table("model", title="ledger by model"))
+        console.print(run.ledger.rich_table("node", title="ledger by node"))
+        escalated = sum(1 for _, final in finals if final["answered_by"] != slm.name)
+        degraded = run.ledger.total().degraded
         console.print(
-            f"{escalated} of {len(answers)} questions escalated to the remote LLM "
-            f"(threshold {args.threshold}); wall time {time.perf_counter() - started:.1f} s"
+            f"{escalated} of {len(finals)} questions answered by the remote LLM, "
+            f"{degraded} degraded to the SLM by the budget (threshold {args.threshold}); "
+            f"wall time {time.perf_counter() - started:.1f} s"
         )
+        console.print(saving_line(run))
+        if args.trace:
+            console.print(f"trace written to {args.trace}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collab import ScriptedModel
+from collab import Budget, Run, ScriptedModel
 from collab.cli.run_cmd import load_example
 
 example = load_example("cascade_qa")
@@ -11,20 +11,38 @@ example = load_example("cascade_qa")
 def test_a_confident_draft_is_kept_and_the_llm_is_not_called() -> None:
     slm = ScriptedModel(["Paris."], name="slm", kind="local", scores=lambda p, o: [0.9, 0.1])
     llm = ScriptedModel([], name="llm", kind="remote")
-    result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "Capital?"})
+    with Run() as run:
+        result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "Capital?"})
     assert result["answer"] == "Paris." and result["answered_by"] == "slm"
     assert llm.calls == []
-    assert [c.model for c in result["calls"]] == ["slm"]
+    assert [(r.node, r.model) for r in run.ledger.records] == [("draft", "slm"), ("judge", "slm")]
 
 
 def test_a_doubtful_draft_escalates_to_the_llm() -> None:
     slm = ScriptedModel(["421."], name="slm", kind="local", scores=lambda p, o: [0.2, 0.8])
     llm = ScriptedModel(["391."], name="llm", kind="remote", cost_per_token_usd=0.001)
-    result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "17 x 23?"})
+    with Run() as run:
+        result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "17 x 23?"})
     assert result["answer"] == "391." and result["answered_by"] == "llm"
     assert result["confidence"] == 0.2
-    assert [c.model for c in result["calls"]] == ["slm", "llm"]
+    assert [r.model for r in run.ledger.records] == ["slm", "slm", "llm"]
+    assert run.ledger.records[-1].role == "answerer"
     assert "17 x 23?" in llm.calls[0][-1].content
+
+
+def test_an_exhausted_budget_degrades_the_escalation_to_the_slm() -> None:
+    slm = ScriptedModel(
+        ["421.", "391 it is."], name="slm", kind="local", scores=lambda p, o: [0.2, 0.8]
+    )
+    llm = ScriptedModel(["391."], name="llm", kind="remote", cost_per_token_usd=0.001)
+    budget = Budget(usd=0.001, policy="degrade")
+    with Run(budget=budget, local_model=slm, remote_model=llm) as run:
+        result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "17 x 23?"})
+    assert llm.calls == []
+    assert result["answered_by"] == "slm" and result["answer"] == "391 it is."
+    record = run.ledger.records[-1]
+    assert (record.outcome, record.original_model, record.node) == ("degraded", "llm", "escalate")
+    assert run.saving().all_remote_usd > run.saving().actual_usd == 0
 
 
 def test_the_judge_sees_the_question_and_the_draft() -> None:

@@ -72,7 +72,7 @@ class Clock:
 # Each case: a budget of 30 units of one limit and a model that uses 1 unit per token (or
 # per call); the label, spent and needed that the refusal must state.
 LIMIT_CASES = {
-    "usd": (Budget(usd=0.03), remote, "remote USD", "$0.0300", "$0.0010", "$0.0300"),
+    "usd": (Budget(usd=0.03), remote, "remote USD", "$0.0300", "$0.001000", "$0.0300"),
     "remote_tokens": (Budget(remote_tokens=30), remote, "remote token", "30", "1", "30"),
     "local_tokens": (Budget(local_tokens=30), local, "local token", "30", "1", "30"),
 }
