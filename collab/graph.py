@@ -75,15 +75,24 @@ def ledger_of(state: Any) -> Ledger:
 @overload
 def node(fn: F, /) -> F: ...
 @overload
-def node(*, name: str | None = None, role: str | None = None) -> Callable[[F], F]: ...
 def node(
-    fn: F | None = None, /, *, name: str | None = None, role: str | None = None
+    *, name: str | None = None, role: str | None = None, fallback_run: Run | None = None
+) -> Callable[[F], F]: ...
+def node(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    fallback_run: Run | None = None,
 ) -> F | Callable[[F], F]:
     """Meter and trace a LangGraph node (sync or async), as ``@node`` or ``@node(role=...)``.
 
     ``name`` defaults to the name the graph gave the node; ``role`` labels its calls for
     per-role budgets and summaries. The node keeps its signature, so LangGraph passes it
-    ``config`` and the rest as before.
+    ``config`` and the rest as before. Its calls are metered by the active run, else the run
+    in ``config["configurable"]["collab_run"]``, else ``fallback_run`` (how a pattern built
+    with a budget stays capped when its graph is invoked bare).
     """
 
     def wrap(fn: F) -> F:
@@ -91,7 +100,7 @@ def node(
 
             @functools.wraps(fn)
             async def anode(*args: Any, **kwargs: Any) -> Any:
-                frame = _NodeFrame(fn, name, role, args)
+                frame = _NodeFrame(fn, name, role, args, fallback_run)
                 try:
                     return frame.finish(await fn(*args, **kwargs))
                 except BaseException as error:
@@ -102,7 +111,7 @@ def node(
 
         @functools.wraps(fn)
         def snode(*args: Any, **kwargs: Any) -> Any:
-            frame = _NodeFrame(fn, name, role, args)
+            frame = _NodeFrame(fn, name, role, args, fallback_run)
             try:
                 return frame.finish(fn(*args, **kwargs))
             except BaseException as error:
@@ -123,14 +132,19 @@ class _NodeFrame:
     __slots__ = ("bound", "node", "records", "role", "run", "scoped", "started", "state")
 
     def __init__(
-        self, fn: Callable[..., Any], name: str | None, role: str | None, args: tuple[Any, ...]
+        self,
+        fn: Callable[..., Any],
+        name: str | None,
+        role: str | None,
+        args: tuple[Any, ...],
+        fallback_run: Run | None,
     ) -> None:
         config = _graph_config()
         self.node = name or _node_name(config) or fn.__name__
         self.role = role
         self.state = args[0] if args else None
         active = active_run()
-        self.run = active or _configured_run(config)
+        self.run = active or _configured_run(config) or fallback_run
         self.bound = bind_run(self.run) if active is None and self.run is not None else None
         if self.bound is not None:
             self.bound.__enter__()

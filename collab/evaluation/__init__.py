@@ -1,0 +1,1 @@
+"""Evaluating patterns: metrics, datasets, threshold sweeps, cost-quality reports."""

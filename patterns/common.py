@@ -1,0 +1,87 @@
+"""What every pattern shares: its result, judges' verdicts, and running it in a metered run.
+
+Each pattern module offers ``build(...)`` (a compiled LangGraph graph whose state has a
+``question`` in and an ``answer`` out, and carries its calls in ``collab_calls``, so it works as
+a subgraph), ``run(question, ...)`` / ``arun`` (one invocation in its own ``collab.Run`` unless
+the caller passes one, returning a ``PatternResult``), and a typed config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collab.graph import GraphRun, ainvoke, invoke, ledger_of
+from collab.ledger import Ledger
+from collab.run import Run
+
+__all__ = ["PatternResult", "Verdict", "arun_graph", "result_from", "run_graph"]
+
+
+class Verdict(BaseModel):
+    """One judge's opinion of an answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    judge: str
+    """Which judge: "rubric", "grounded", "format", "self-check", ..."""
+    passed: bool
+    probability: float
+    """The judge's probability that the answer passes (from the model's logits)."""
+    threshold: float
+    """The probability needed to pass."""
+    reason: str | None = None
+
+
+class PatternResult(BaseModel):
+    """What a pattern returns: the answer, who produced it, the verdicts and the ledger."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    answer: str
+    answered_by: str
+    """The model that produced the final answer."""
+    escalated: bool = False
+    """Whether the remote LLM was asked (cascade, router) for the answer."""
+    degraded: bool = False
+    """Whether a budget policy answered a remote call with the local model instead."""
+    verdicts: list[Verdict] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Pattern-specific facts (confidence, draft, tokens saved, repairs, ...)."""
+    ledger: Ledger = Field(default_factory=Ledger)
+    """The calls this invocation made."""
+
+    @property
+    def cost_usd(self) -> float:
+        """Known remote and local cost of this invocation's calls."""
+        return self.ledger.total().cost_usd
+
+
+def result_from(state: Mapping[str, Any], **details: Any) -> PatternResult:
+    """A ``PatternResult`` from a pattern graph's final state (its keys named as here)."""
+    ledger = ledger_of(state)
+    return PatternResult(
+        answer=state.get("answer", ""),
+        answered_by=state.get("answered_by", ""),
+        escalated=bool(state.get("escalated", False)),
+        degraded=any(r.outcome == "degraded" for r in ledger.records),
+        verdicts=list(state.get("verdicts", [])),
+        details={**state.get("details", {}), **details},
+        ledger=ledger,
+    )
+
+
+def run_graph(graph: Any, inputs: Mapping[str, Any], *, run: Run | None = None) -> PatternResult:
+    """Invoke a pattern graph in ``run`` (default: a run of its own) and read its result."""
+    done: GraphRun = invoke(graph, dict(inputs), run=run)
+    return result_from(done.output)
+
+
+async def arun_graph(
+    graph: Any, inputs: Mapping[str, Any], *, run: Run | None = None
+) -> PatternResult:
+    """Async twin of ``run_graph``."""
+    done: GraphRun = await ainvoke(graph, dict(inputs), run=run)
+    return result_from(done.output)
