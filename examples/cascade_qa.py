@@ -19,15 +19,15 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
-from typing import Any, TypedDict
+from typing import Any
 
-from langgraph.graph import END, START, StateGraph
 from rich.console import Console
 from rich.table import Table
 
 import collab
-from collab.graph import node
 from collab.tracing import trace_run
+from patterns import cascade
+from patterns.cascade import CascadeConfig
 
 DEFAULT_QUESTIONS = [
     "What is the capital of France?",
@@ -36,59 +36,16 @@ DEFAULT_QUESTIONS = [
     "Who wrote the novel Pride and Prejudice?",
     "What is the chemical symbol for gold?",
 ]
-SYSTEM = {"role": "system", "content": "Answer in one short sentence."}
-
-
-class QAState(TypedDict, total=False):
-    question: str
-    draft: str
-    confidence: float
-    answer: str
-    answered_by: str
+SYSTEM = "Answer in one short sentence."
 
 
 def build_graph(slm: collab.Model, llm: collab.Model, *, threshold: float) -> Any:
-    """draft (SLM) -> judge (SLM logits) -> answer, or -> escalate (LLM) when unsure."""
-
-    @node(role="drafter")
-    def draft(state: QAState) -> QAState:
-        stream = slm.stream([SYSTEM, {"role": "user", "content": state["question"]}], max_tokens=48)
-        return {"draft": "".join(stream).strip()}
-
-    @node(role="judge")
-    def judge(state: QAState) -> QAState:
-        prompt = (
-            f"Question: {state['question']}\nProposed answer: {state['draft']}\n"
-            "Is the proposed answer correct? Answer yes or no."
-        )
-        yes, _no = slm.score(prompt, ["yes", "no"])  # type: ignore[attr-defined]
-        return {"confidence": yes}
-
-    def accept(state: QAState) -> QAState:
-        return {"answer": state["draft"], "answered_by": slm.name}
-
-    @node(role="answerer")
-    def escalate(state: QAState) -> QAState:
-        done = llm.complete([SYSTEM, {"role": "user", "content": state["question"]}], max_tokens=64)
-        return {"answer": done.text.strip(), "answered_by": done.model}
-
-    def route(state: QAState) -> str:
-        return "accept" if state["confidence"] >= threshold else "escalate"
-
-    graph = StateGraph(QAState)
-    graph.add_node("draft", draft)
-    graph.add_node("judge", judge)
-    graph.add_node("accept", accept)
-    graph.add_node("escalate", escalate)
-    graph.add_edge(START, "draft")
-    graph.add_edge("draft", "judge")
-    graph.add_conditional_edges("judge", route, ["accept", "escalate"])
-    graph.add_edge("accept", END)
-    graph.add_edge("escalate", END)
-    return graph.compile()
+    """The cascade pattern: draft (SLM) -> judge (SLM logits) -> accept, or -> escalate (LLM)."""
+    config = CascadeConfig(threshold=threshold, system=SYSTEM, draft_max_tokens=48)
+    return cascade.build(slm=slm, llm=llm, config=config)
 
 
-def answers_table(rows: list[tuple[str, QAState]]) -> Table:
+def answers_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
     table = Table(title="answers")
     for column in ("question", "answer", "confidence", "by"):
         table.add_column(
@@ -147,7 +104,7 @@ async def main(argv: list[str] | None = None) -> int:
             llm = stack.enter_context(collab.default_llm(args.llm))
         graph = build_graph(slm, llm, threshold=args.threshold)
         run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
-        finals: list[tuple[str, QAState]] = []
+        finals: list[tuple[str, dict[str, Any]]] = []
         with trace_run(run, jsonl=args.trace, live=True, console=console):
             for question in questions:
                 finals.append((question, graph.invoke({"question": question})))

@@ -53,6 +53,8 @@ class CascadeConfig(BaseModel):
     """Show the LLM the SLM's draft (as a draft to check, not to trust)."""
     system: str = "Answer the question correctly and briefly."
     draft_max_tokens: int = Field(default=128, gt=0)
+    stream_draft: bool = True
+    """Stream the draft (its tokens show in a live view as they come; same cost)."""
     answer_max_tokens: int = Field(default=256, gt=0)
     judge_prompt: str = (
         "Question: {question}\nProposed answer: {draft}\n"
@@ -93,10 +95,12 @@ def build(
 
     @node(role="drafter", fallback_run=fallback)
     def draft(state: CascadeState) -> CascadeState:
-        done = slm.complete(
-            _messages(config, state["question"]), max_tokens=config.draft_max_tokens
-        )
-        return {"draft": done.text.strip()}
+        messages = _messages(config, state["question"])
+        if config.stream_draft:  # tokens reach the run's live view as they come
+            text = "".join(slm.stream(messages, max_tokens=config.draft_max_tokens))
+        else:
+            text = slm.complete(messages, max_tokens=config.draft_max_tokens).text
+        return {"draft": text.strip()}
 
     @node(role="judge", fallback_run=fallback)
     def judge_draft(state: CascadeState) -> CascadeState:
