@@ -162,8 +162,7 @@ def run(
 ) -> PatternResult:
     """Answer one question in its own metered run (or in ``run``)."""
     graph = build(slm=slm, llm=llm, config=config, judge=judge)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, {"question": question}, run=own)
+    return run_graph(graph, {"question": question}, run=_run_for(slm, llm, budget, run))
 
 
 async def arun(
@@ -178,8 +177,12 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config, judge=judge)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, {"question": question}, run=own)
+    return await arun_graph(graph, {"question": question}, run=_run_for(slm, llm, budget, run))
+
+
+def _run_for(slm: Model, llm: Model, budget: Budget | None, run: Run | None) -> Run:
+    """The caller's run, else one of the invocation's own (degrading to ``slm``)."""
+    return run or Run(budget=budget, local_model=slm, remote_model=llm)
 
 
 def calibrate(
