@@ -41,18 +41,15 @@ class Costing:
         return self.price(price_name(model), prompt_tokens, completion_tokens)
 
     def worst_case_usd(self, model: Model, prompt_tokens: int, max_tokens: int) -> float:
-        """The most a remote call can cost; refuses a model with no price (limit unenforceable)."""
-        priced = self.remote_usd(model, prompt_tokens, max_tokens)
-        if priced is None:
-            name = price_name(model)
-            raise UserError(
-                f"a USD budget is set but model {name!r} has no price, so the limit cannot be "
-                "enforced",
-                hint=f"give it one: collab.set_price({name!r}, ModelPrice(input_per_mtok_usd=..., "
-                "output_per_mtok_usd=...)), RemoteModel(..., prices=ModelPrice(...)) or "
-                "collab.Run(price=...); or budget remote_tokens instead of usd",
-            )
-        return priced
+        """The most a remote call can cost, on the dearest of the model and its fallbacks;
+        refuses a model with no price (the limit could not be enforced)."""
+        worst = 0.0
+        for candidate in (model, *getattr(model, "fallbacks", ())):
+            priced = self.remote_usd(candidate, prompt_tokens, max_tokens)
+            if priced is None:
+                raise _unpriced(price_name(candidate), fallback=candidate is not model)
+            worst = max(worst, priced)
+        return worst
 
     def actual_usd(
         self, model: Model, completion: Completion | None, *, latency_s: float, cpu_s: float
@@ -66,9 +63,31 @@ class Costing:
             )
         if completion is None:
             return 0.0
+        answered = _answering_model(model, completion.model)
         own = completion.cost_usd
-        # Backends price with collab.pricing too, and know which fallback model answered.
-        if own is not None and (self.price is default_price or completion.model != model.name):
+        # Backends price with collab.pricing too: their own figure stands unless the run was
+        # given its own price function.
+        if own is not None and self.price is default_price:
             return own
-        priced = self.remote_usd(model, p, c)
+        priced = self.remote_usd(answered, p, c)
         return priced if priced is not None else own
+
+
+def _answering_model(model: Model, answered_by: str) -> Model:
+    """The model of a fallback chain that answered (by name), else ``model`` itself."""
+    if answered_by == model.name:
+        return model
+    for fallback in getattr(model, "fallbacks", ()):
+        if getattr(fallback, "name", None) == answered_by:
+            return fallback  # type: ignore[no-any-return]
+    return model
+
+
+def _unpriced(name: str, *, fallback: bool) -> UserError:
+    which = "its fallback" if fallback else "model"
+    return UserError(
+        f"a USD budget is set but {which} {name!r} has no price, so the limit cannot be enforced",
+        hint=f"give it one: collab.set_price({name!r}, ModelPrice(input_per_mtok_usd=..., "
+        "output_per_mtok_usd=...)), RemoteModel(..., prices=ModelPrice(...)) or "
+        "collab.Run(price=...); or budget remote_tokens instead of usd",
+    )

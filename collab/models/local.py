@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from collab.errors import ModelCallError, UserError
+from collab.errors import InvalidOutputError, ModelCallError, UserError
 from collab.metering import (
     ametered_stream,
     metered_call,
@@ -172,8 +172,12 @@ class LocalModel:
             self,
             prompt_tokens=len(tokens),
             max_tokens=max_tokens,
-            call=lambda _: self._complete_tokens(
-                tokens, stops, max_tokens, temperature, checked, started
+            call=lambda model: (
+                self._complete_tokens(tokens, stops, max_tokens, temperature, checked, started)
+                if model is self
+                else model.complete(
+                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                )
             ),
         )
 
@@ -302,7 +306,7 @@ class LocalModel:
             self,
             prompt_tokens=n_tokens,
             max_tokens=0,
-            call=lambda _: self._embed(texts),
+            call=lambda model: self._embed(texts) if model is self else model.embed(texts),  # type: ignore[attr-defined]
             settle_as=lambda model, _: usage_completion(model, n_tokens),
         )
 
@@ -438,7 +442,11 @@ class LocalModel:
             finish_reason=choice["finish_reason"],
         )
         if checked is not None:
-            completion.parsed = parse_output(checked, completion, max_tokens)
+            try:
+                completion.parsed = parse_output(checked, completion, max_tokens)
+            except InvalidOutputError as error:
+                error.billed = completion  # type: ignore[attr-defined]  (the meter settles it)
+                raise
         return completion
 
     def _stream_parts(

@@ -3,10 +3,11 @@ retries, timeouts, fallbacks, prices, and errors that never show a key."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NoReturn
@@ -26,6 +27,7 @@ from collab.models.base import AsyncCompletionStream, CompletionStream, Model
 from collab.models.litellm_import import aimport_litellm, import_litellm
 from collab.models.remote_errors import CallTarget, classify_error
 from collab.models.remote_request import (
+    SCHEMA_INSTRUCTION,
     Call,
     Endpoint,
     Prediction,
@@ -42,7 +44,7 @@ from collab.models.retry import (
     call_with_retries,
 )
 from collab.pricing import ModelPrice, estimate_cost_usd, missing_price_note
-from collab.redaction import REDACTED, redact, secrets_in
+from collab.redaction import REDACTED, redact, remember_secrets, secrets_in
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
 
@@ -102,6 +104,7 @@ class RemoteModel:
         self.extra: dict[str, Any] = dict(extra or {})
         self._api_key = SecretStr(api_key) if api_key else None  # masked in vars() and dumps
         self._secrets = [s for s in (api_key, *secrets_in(self.extra)) if s]
+        remember_secrets(self._secrets)  # LiteLLM may log a provider's answer that echoes one
         self.fallbacks: tuple[RemoteModel, ...] = tuple(
             f
             if isinstance(f, RemoteModel)
@@ -147,7 +150,7 @@ class RemoteModel:
 
         import_litellm()  # before the clock starts: the first import takes seconds
         return metered_complete(
-            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
+            self, prompt_tokens=_with_schema(prompt, schema), max_tokens=max_tokens, call=call
         )
 
     def _complete(
@@ -201,7 +204,7 @@ class RemoteModel:
 
         await aimport_litellm()
         return await ametered_complete(
-            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=acall
+            self, prompt_tokens=_with_schema(prompt, schema), max_tokens=max_tokens, call=acall
         )
 
     def stream(
@@ -498,6 +501,20 @@ def _raise(failure: Failure | None) -> NoReturn:
     """Raise the last model's error: called outside any except block, so nothing is chained."""
     assert failure is not None  # the chain always has at least this model
     raise failure.error
+
+
+def _with_schema(prompt: Prompt, schema: Schema | None) -> Callable[[Model], int]:
+    """What a budget reserves for the prompt, plus the schema when there is one (providers
+    without native structured output get it as a system message)."""
+    count = prompt_tokens_of(prompt)
+    if schema is None:
+        return count
+    instruction = SCHEMA_INSTRUCTION + json.dumps(OutputSchema.of(schema).json_schema)
+
+    def with_schema(model: Model) -> int:
+        return count(model) + math.ceil(model.count_tokens(instruction) * PROMPT_TOKEN_MARGIN)
+
+    return with_schema
 
 
 def _estimate_tokens(text: str) -> int:

@@ -23,7 +23,7 @@ Prediction = str | Mapping[str, Any]
 PLACEHOLDER_KEY = "no-key"
 """Sent to a self-hosted server when no key is configured: the OpenAI client insists on one."""
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]")
-_SCHEMA_INSTRUCTION = "Answer with one JSON value that matches this JSON schema, nothing else:\n"
+SCHEMA_INSTRUCTION = "Answer with one JSON value that matches this JSON schema, nothing else:\n"
 
 
 @dataclass
@@ -172,7 +172,7 @@ def _add_schema(
         kwargs["response_format"] = {"type": "json_object"}
         if self_hosted:  # llama.cpp servers turn this into a grammar; others ignore it
             kwargs["response_format"]["schema"] = schema.json_schema
-    instruction = _SCHEMA_INSTRUCTION + json.dumps(schema.json_schema)
+    instruction = SCHEMA_INSTRUCTION + json.dumps(schema.json_schema)
     if messages and messages[0].role == "system":
         first = Message(role="system", content=f"{messages[0].content}\n\n{instruction}")
         return [first, *messages[1:]]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
+from collab.errors import InvalidOutputError
 from collab.metering import (
     ametered_complete,
     ametered_stream,
@@ -130,7 +131,11 @@ class ScriptedModel:
         text, finish_reason = self._next_reply(messages, max_tokens)
         completion = self._completion(messages, text, started, finish_reason)
         if checked is not None:
-            completion.parsed = checked.validate_text(text)
+            try:
+                completion.parsed = checked.validate_text(text)
+            except InvalidOutputError as error:
+                error.billed = completion  # type: ignore[attr-defined]  (the meter settles it)
+                raise
         return completion
 
     async def acomplete(

@@ -137,7 +137,35 @@ def test_failed_call_is_recorded_and_charges_what_was_billed() -> None:
     record = run.ledger.records[0]
     assert record.outcome == "error"
     assert "InvalidOutputError" in (record.error or "")
+    assert (record.prompt_tokens, record.completion_tokens) == (2, 4)  # billed all the same
+    assert record.cost_usd == pytest.approx(0.006)
+    assert run.meter.spent()["usd"] == pytest.approx(0.006)
     assert run.meter.reserved()["remote_tokens"] == 0
+
+
+def test_usd_reservation_prices_the_dearest_fallback() -> None:
+    cheap, dear = remote(rate=0.001, name="cheap"), remote(rate=1.0, name="dear")
+    cheap.fallbacks = (dear,)  # type: ignore[attr-defined]
+    with Run(budget=Budget(usd=0.5)) as run, pytest.raises(BudgetExceeded, match="'cheap'"):
+        cheap.complete("one two", max_tokens=4)  # fits on cheap ($0.006), not on dear ($6)
+    assert cheap.calls == [] and run.meter.spent()["usd"] == 0
+
+
+def test_a_fallback_answer_is_priced_at_the_fallback() -> None:
+    from collab.costing import Costing
+    from collab.types import Completion, Usage
+
+    primary, backup = remote(rate=0.001, name="primary"), remote(rate=0.01, name="backup")
+    primary.fallbacks = (backup,)  # type: ignore[attr-defined]
+    answered = Completion(
+        text="x",
+        model="backup",
+        kind="remote",
+        usage=Usage(prompt_tokens=3, completion_tokens=2),
+        cost_usd=None,
+    )
+    costing = Costing(price=lambda *_: None)
+    assert costing.actual_usd(primary, answered, latency_s=0, cpu_s=0) == pytest.approx(0.05)
 
 
 def test_local_scoring_counts_local_tokens_only() -> None:
@@ -185,3 +213,19 @@ def _try(call, *args) -> str:
     except BudgetExceeded:
         return "refused"
     return "ok"
+
+
+def test_remote_reservation_counts_the_schema_sent_with_the_prompt() -> None:
+    from collab import RemoteModel
+    from collab.metering import prompt_tokens_of
+    from collab.models.remote import _with_schema
+
+    class Person(BaseModel):
+        name: str
+        age: int
+        email: str
+
+    llm = RemoteModel("openai/test", api_base="http://127.0.0.1:9/v1", api_key="k")
+    bare = prompt_tokens_of("hi")(llm)
+    with_schema = _with_schema("hi", Person)(llm)
+    assert with_schema >= bare + llm.count_tokens('"name" "age" "email"')
