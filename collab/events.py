@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from collab.ledger import CallRecord
@@ -20,6 +20,8 @@ class CallStarted:
 
     event: ClassVar[str] = "call_started"
     run_id: str | None
+    call_id: str | None = field(default=None, kw_only=True)
+    """Names the call in its ``StreamDelta``s and ``CallRecord`` too (unique in the run)."""
     node: str | None
     role: str | None
     model: str
@@ -39,6 +41,8 @@ class StreamDelta:
 
     event: ClassVar[str] = "delta"
     run_id: str | None
+    call_id: str | None = field(default=None, kw_only=True)
+    """The streaming call's, as in its ``CallStarted``."""
     node: str | None
     model: str
     text: str

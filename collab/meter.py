@@ -22,6 +22,7 @@ from collab.errors import BudgetExceeded, UserError
 from collab.events import CallStarted, Event, EventHub
 from collab.ledger import CallRecord, Ledger, Outcome
 from collab.policies import Exceeded, Proceed, RaiseLimits, UseModel, resolve_policy
+from collab.redaction import redact
 from collab.types import Completion
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class _Tally:
 class Reservation:
     """What one call holds until it is settled; ``model`` is the model to call."""
 
+    call_id: str
+    """The call's id in its events and ``CallRecord``."""
     model: Model
     original: Model | None
     """The model the caller asked for, when a policy chose ``model`` instead."""
@@ -110,8 +113,11 @@ class Meter:
         self._run = _Tally(RUN_SCOPE, budget or Budget())
         self._scoped: dict[Scope, _Tally] = {}
         """Tallies of the nodes and roles that have limits (only those are checked)."""
+        self._next_call = 1
+        """The number in the next call id; ids of earlier attempts are never given again."""
         for record in self.ledger.snapshot():
             _add(self._run.spent, _actual(record))
+            self._skip_call_id(record.call_id)
         for kind, per in (("node", self._run.budget.per_node), ("role", self._run.budget.per_role)):
             for name, limits in per.items():
                 self._scoped[Scope(kind, name)] = self._tally_from_ledger(Scope(kind, name), limits)
@@ -154,10 +160,13 @@ class Meter:
             for scope, tally in self._scoped.items():
                 if getattr(record, scope.kind) == scope.name:
                     _add(tally.spent, actual)
+            self._skip_call_id(record.call_id)
             self.ledger.append(record)
 
     def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback`` with each ``CallStarted`` and ``CallRecord``; returns unsubscribe."""
+        """Call ``callback`` with every event of the run (all those of ``collab.events``:
+        calls started and ended, stream deltas, graph nodes started and ended); returns the
+        function that unsubscribes it."""
         return self.events.subscribe(callback)
 
     def reserve(
@@ -232,14 +241,16 @@ class Meter:
         cpu_s: float = 0.0,
     ) -> CallRecord:
         """Record a failed call with what the provider billed: ``billed`` usage or
-        ``billed_usd`` (default: nothing); the rest of the reservation is freed."""
+        ``billed_usd`` (default: nothing); the rest of the reservation is freed. The record
+        keeps the error's text, redacted (``collab.redaction``)."""
         cost = billed_usd
         if cost is None:
             cost = self.costing.actual_usd(
                 reservation.model, billed, latency_s=latency_s, cpu_s=cpu_s
             )
         record = self._record(reservation, billed, latency_s, cpu_s, cost, "error")
-        record = record.model_copy(update={"error": f"{type(error).__name__}: {error}"[:300]})
+        text = redact(f"{type(error).__name__}: {error}")  # any backend's error may hold a key
+        record = record.model_copy(update={"error": text[:300]})
         return self._settle(reservation, record)
 
     def _tallies(self, node: str | None, role: str | None) -> tuple[_Tally, ...]:
@@ -329,7 +340,21 @@ class Meter:
     ) -> Reservation:
         for tally in tallies:
             _add(tally.reserved, amounts)
-        return Reservation(model, original, node, role, amounts, tallies)
+        return Reservation(self._call_id(), model, original, node, role, amounts, tallies)
+
+    def _call_id(self) -> str:
+        """A fresh call id, ``<run_id>-<n>``; under the lock."""
+        number, self._next_call = self._next_call, self._next_call + 1
+        return f"{self.run_id}-{number}" if self.run_id is not None else str(number)
+
+    def _skip_call_id(self, call_id: str | None) -> None:
+        """Never give out ``call_id`` (a call of an earlier attempt of the run) again."""
+        if call_id is None:
+            return
+        prefix = f"{self.run_id}-" if self.run_id is not None else ""
+        number = call_id[len(prefix) :] if call_id.startswith(prefix) else ""
+        if number.isascii() and number.isdigit():
+            self._next_call = max(self._next_call, int(number) + 1)
 
     def _started(self, reservation: Reservation, tokens: int, max_tokens: int) -> Reservation:
         if self.events:
@@ -337,6 +362,7 @@ class Meter:
             self.events.emit(
                 CallStarted(
                     run_id=self.run_id,
+                    call_id=reservation.call_id,
                     node=reservation.node,
                     role=reservation.role,
                     model=model.name,
@@ -363,6 +389,7 @@ class Meter:
         usage = completion.usage if completion is not None else None
         return CallRecord(
             run_id=self.run_id,
+            call_id=reservation.call_id,
             node=reservation.node,
             role=reservation.role,
             model=completion.model if completion is not None else model.name,
@@ -402,8 +429,11 @@ class Meter:
         role: str | None,
         error: BudgetExceeded,
     ) -> None:
+        with self._lock:
+            call_id = self._call_id()
         record = CallRecord(
             run_id=self.run_id,
+            call_id=call_id,
             node=node,
             role=role,
             model=model.name,

@@ -318,6 +318,7 @@ def _delta_emitter(meter: Meter, reservation: Reservation, model: Model) -> Call
             meter.events.emit(
                 StreamDelta(
                     run_id=meter.run_id,
+                    call_id=reservation.call_id,
                     node=reservation.node,
                     model=model.name,
                     text=text,

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact", "secrets_in", "secrets_in_env"]
+__all__ = [
+    "LOG_FILTER",
+    "REDACTED",
+    "SecretLogFilter",
+    "redact",
+    "remember_secrets",
+    "secrets_in",
+    "secrets_in_env",
+]
 
 REDACTED = "***"
 """What a secret is replaced with."""
@@ -15,6 +25,10 @@ REDACTED = "***"
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|AUTH", re.IGNORECASE)
 _MIN_SECRET_LEN = 6
 """Shorter values (flags like "1" or "true") are not secrets and would garble every message."""
+
+_remembered: set[str] = set()
+"""Secrets given to collab in code (``remember_secrets``)."""
+_remembered_lock = threading.Lock()
 
 _PATTERNS = (
     re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),  # OpenAI / Anthropic style keys
@@ -41,9 +55,20 @@ def secrets_in(values: Mapping[str, Any]) -> list[str]:
     return [s for s in found if len(s) >= _MIN_SECRET_LEN]
 
 
+def remember_secrets(secrets: Iterable[str | None]) -> None:
+    """Mask ``secrets`` in every ``redact`` from now on, and so in LiteLLM's logs
+    (``LOG_FILTER``): how a key passed in code (``RemoteModel(api_key=...)``) is masked in
+    text that never passes through its model."""
+    with _remembered_lock:
+        _remembered.update(s for s in secrets if s and len(s) >= _MIN_SECRET_LEN)
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with the given secrets, secret env values and key-like patterns masked."""
+    """``text`` with the given and the remembered secrets, secret env values and key-like
+    patterns masked."""
     known = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
+    with _remembered_lock:
+        known.update(_remembered)
     known.update(secrets_in_env())
     # Longest first, so a key that contains another is masked whole.
     for secret in sorted(known, key=len, reverse=True):
@@ -52,3 +77,30 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+class SecretLogFilter(logging.Filter):
+    """Passes every record of the loggers it is added to through ``redact``: message,
+    arguments and traceback.
+
+    For loggers collab does not own: LiteLLM logs (at DEBUG) what a provider answered, a key
+    the provider echoes included, and masks only the keys whose shape it knows.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: left for its handler to report
+            return True
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self._formatter.formatException(record.exc_info))
+        return True
+
+
+LOG_FILTER = SecretLogFilter()
+"""The one filter: ``collab.models.litellm_import`` adds it to LiteLLM's loggers."""

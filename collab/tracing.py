@@ -1,7 +1,8 @@
 """Tracing a run: a JSONL file of its events, and a live rich view of its steps and spend.
 
-Both are fed by ``Run.on_event``. Events carry no call id, so the live view pairs a call's
-end (and its streamed text) with the oldest running call of the same node and model.
+Both are fed by ``Run.on_event``. The live view pairs a call's end (and its streamed text)
+with its start by ``call_id``; events without one (made by hand, or by an older collab) go to
+the oldest running call of the same node and model.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class _Step:
 
     kind: Literal["node", "call"]
     node: str | None
+    call_id: str | None = None
     model: str = ""
     where: str = ""
     """"local" or "remote" for calls."""
@@ -182,7 +184,7 @@ class _Steps:
             elif isinstance(event, CallRecord):
                 self._ended_call(event)
             elif isinstance(event, StreamDelta):
-                step = self._running("call", event.node, lambda s: s.model == event.model)
+                step = self._running_call(event.call_id, event.node, event.model)
                 if step is not None:
                     step.text = (step.text + event.text)[-_STREAM_CHARS:]
             elif isinstance(event, NodeStarted):
@@ -199,14 +201,22 @@ class _Steps:
                 return step
         return None
 
+    def _running_call(self, call_id: str | None, node: str | None, model: str) -> _Step | None:
+        """The running call that ``call_id`` names; without an id, the oldest one of
+        ``node`` and ``model``."""
+        if call_id is not None:
+            return self._running("call", node, lambda s: s.call_id == call_id)
+        return self._running("call", node, lambda s: s.model == model)
+
     def _ended_call(self, record: CallRecord) -> None:
         step = None
         if record.outcome != "refused":  # a refused call never started
-            step = self._running("call", record.node, lambda s: s.model == record.model)
-            # The provider may name its model differently from the name the call started with.
-            step = step or self._running("call", record.node, lambda s: s.where == record.kind)
+            step = self._running_call(record.call_id, record.node, record.model)
+            if step is None and record.call_id is None:
+                # The provider may name its model differently from the name the call started.
+                step = self._running("call", record.node, lambda s: s.where == record.kind)
         if step is None:
-            step = _Step(kind="call", node=record.node)
+            step = _Step(kind="call", node=record.node, call_id=record.call_id)
             self._steps.append(step)
         step.model = _model_label(record.model, record.original_model)
         step.where, step.status, step.text = record.kind, record.outcome, ""
@@ -229,6 +239,7 @@ def _started_call(event: CallStarted) -> _Step:
     return _Step(
         kind="call",
         node=event.node,
+        call_id=event.call_id,
         model=event.model,
         where=event.kind,
         tokens_in=event.prompt_tokens,

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from collab.redaction import REDACTED, redact, secrets_in, secrets_in_env
+from collab.redaction import (
+    REDACTED,
+    SecretLogFilter,
+    redact,
+    remember_secrets,
+    secrets_in,
+    secrets_in_env,
+)
 
 
 def test_known_secrets_are_masked_longest_first() -> None:
@@ -43,3 +52,35 @@ def test_ordinary_text_is_untouched() -> None:
 def test_secrets_in_finds_nested_secret_named_values() -> None:
     extra = {"top_p": 0.9, "extra_headers": {"Authorization": "Bearer hdr-secret-1"}, "seed": 7}
     assert secrets_in(extra) == ["hdr-secret-1"]
+
+
+def test_remembered_secrets_are_masked_from_then_on() -> None:
+    secret = "remembered-shapeless-0d9c"
+    assert redact(f"echo {secret}") == f"echo {secret}"  # no shape a pattern knows
+    remember_secrets([secret, None, "short"])
+    assert redact(f"echo {secret}") == f"echo {REDACTED}"
+    assert redact("short and sweet") == "short and sweet"  # too short to be a secret
+
+
+def test_the_log_filter_masks_message_arguments_and_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "logged-shapeless-7e1f"
+    remember_secrets([secret])
+    logger = logging.getLogger("collab.tests.foreign")
+    logger.addFilter(SecretLogFilter())
+    with caplog.at_level(logging.DEBUG, logger=logger.name):
+        logger.debug("provider said: %s", f"bad key {secret}")
+        try:
+            raise ValueError(f"rejected {secret}")
+        except ValueError:
+            logger.exception("call failed")
+    assert secret not in caplog.text
+    assert f"provider said: bad key {REDACTED}" in caplog.text
+    assert f"ValueError: rejected {REDACTED}" in caplog.text
+
+
+def test_the_log_filter_leaves_a_malformed_record_to_its_handler() -> None:
+    record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "%s %s", ("one",), None)
+    assert SecretLogFilter().filter(record) is True
+    assert (record.msg, record.args) == ("%s %s", ("one",))

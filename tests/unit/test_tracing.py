@@ -18,7 +18,7 @@ from collab.events import CallStarted, Event, NodeEnded, NodeStarted, StreamDelt
 from collab.ledger import CallRecord
 from collab.models.scripted import ScriptedModel
 from collab.redaction import REDACTED
-from collab.run import Run
+from collab.run import Run, scope
 from collab.tracing import JsonlTrace, LiveView, read_trace, trace_run
 
 FAKE_KEY = "sk-test-FAKE1234567890"
@@ -109,6 +109,7 @@ def test_every_event_becomes_one_json_line_with_its_fields(tmp_path: Path) -> No
     ]
     started, call = events[1], events[2]
     assert started["model"] == "gpt-remote" and started["node"] == "draft"
+    assert started["call_id"] == call["call_id"] == f"{run.run_id}-1"
     assert (started["prompt_tokens"], started["max_tokens"]) == (3, 5)
     assert started["reserved_usd"] == pytest.approx(0.008)
     assert call["run_id"] == run.run_id and call["kind"] == "remote" and call["outcome"] == "ok"
@@ -269,6 +270,25 @@ def test_view_pairs_a_call_end_with_its_start_and_streams_while_running() -> Non
     assert "forty-two" not in done  # only running calls show what they stream
     row = line_with(done, "gpt-remote", rows_only=True)  # the end was paired with the start
     assert "ok" in row and "0.25" in row and "running" not in done
+
+
+def test_view_tells_apart_two_running_calls_to_one_model_in_one_node() -> None:
+    model = ScriptedModel(["alpha beta gamma", "one two three four five"], kind="remote")
+    with Run() as run, LiveView(run, console=Console(file=io.StringIO(), width=120)) as view:
+        with scope(node="draft"):
+            first, second = iter(model.stream("a b")), iter(model.stream("c d"))
+            assert next(first) == "alpha"
+            assert "".join(second) == "one two three four five"  # the later call ends first
+        out = rendered(view)
+        [older, newer] = [line for line in out.splitlines() if line.startswith("│ │   draft")]
+        assert "running" in older and "running" not in newer
+        assert " 5 " in newer and "ok" in newer  # its own tokens, not the older call's
+        assert "…alpha" in line_with(out, "scripted @ draft") and "one" not in older
+
+        assert "".join(first) == " beta gamma"
+    rows = [line for line in rendered(view).splitlines() if line.startswith("│ │   draft")]
+    assert [" 3 " in rows[0], " 5 " in rows[1]] == [True, True]
+    assert all("ok" in row for row in rows)
 
 
 def test_view_keeps_only_the_tail_of_a_long_stream() -> None:
