@@ -17,6 +17,7 @@ wraps, a degraded call's own ``complete``) are not metered twice.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
@@ -203,37 +204,34 @@ def metered_stream(
     """A stream metered by the active run: reserved now, settled when it ends.
 
     A stream read to its end settles its usage; one abandoned early (closed or collected)
-    settles what it produced so far; one that fails is recorded as an error. Each delta is
-    an event (``StreamDelta``) while someone listens to the run.
+    settles what it produced so far, and one never read settles nothing used; one that
+    fails is recorded as an error with what it had produced. Each delta is an event
+    (``StreamDelta``) while someone listens to the run.
     """
     run = None if _inside.get() else active_run()
     if run is None:
         return open_stream(model)
-    meter = run.meter
-    reservation = _reserve(meter, model, prompt_tokens, max_tokens)
-    chosen = reservation.model
-    clock = _CallClock(chosen)
-    inner = _open(meter, reservation, clock, lambda: open_stream(chosen))
-    emit = _delta_emitter(meter, reservation, chosen)
+    metered = _StreamMeter(run.meter, model, prompt_tokens, max_tokens)
+    inner = metered.open(open_stream)
 
     def deltas() -> Iterator[str]:
         ended: bool | None = False
         try:
             for delta in inner:
-                emit(delta)
+                metered.emit(delta)
                 yield delta
             ended = True
         except GeneratorExit:
             raise
         except BaseException as error:
             ended = None
-            _fail(meter, reservation, error, clock)
+            metered.fail(error)
             raise
         finally:
             if ended is not None:
-                _settle_stream(meter, reservation, clock, inner.completion or inner.so_far())
+                metered.settle()
 
-    return CompletionStream(deltas(), lambda _text: _finished(inner.completion))
+    return metered.watch(CompletionStream(deltas(), lambda _text: _finished(inner.completion)))
 
 
 def ametered_stream(
@@ -247,31 +245,73 @@ def ametered_stream(
     run = None if _inside.get() else active_run()
     if run is None:
         return open_stream(model)
-    meter = run.meter
-    reservation = _reserve(meter, model, prompt_tokens, max_tokens)
-    chosen = reservation.model
-    clock = _CallClock(chosen)
-    inner = _open(meter, reservation, clock, lambda: open_stream(chosen))
-    emit = _delta_emitter(meter, reservation, chosen)
+    metered = _StreamMeter(run.meter, model, prompt_tokens, max_tokens)
+    inner = metered.open(open_stream)
 
     async def deltas() -> AsyncIterator[str]:
         ended: bool | None = False
         try:
             async for delta in inner:
-                emit(delta)
+                metered.emit(delta)
                 yield delta
             ended = True
         except GeneratorExit:
             raise
         except BaseException as error:
             ended = None
-            _fail(meter, reservation, error, clock)
+            metered.fail(error)
             raise
         finally:
             if ended is not None:
-                _settle_stream(meter, reservation, clock, inner.completion or inner.so_far())
+                metered.settle()
 
-    return AsyncCompletionStream(deltas(), lambda _text: _finished(inner.completion))
+    return metered.watch(AsyncCompletionStream(deltas(), lambda _text: _finished(inner.completion)))
+
+
+S = TypeVar("S", CompletionStream, AsyncCompletionStream)
+
+
+class _StreamMeter:
+    """One metered stream's reservation, clock and inner stream, sync or async."""
+
+    def __init__(
+        self, meter: Meter, model: Model, prompt_tokens: PromptTokens, max_tokens: int
+    ) -> None:
+        self.meter = meter
+        self.reservation = _reserve(meter, model, prompt_tokens, max_tokens)
+        self.clock = _CallClock(self.reservation.model)
+        self.inner: CompletionStream | AsyncCompletionStream | None = None
+        self.emit = _delta_emitter(meter, self.reservation, self.reservation.model)
+
+    def open(self, open_stream: Callable[[Model], S]) -> S:
+        inner = _open(
+            self.meter, self.reservation, self.clock, lambda: open_stream(self.reservation.model)
+        )
+        self.inner = inner
+        return inner
+
+    def watch(self, stream: S) -> S:
+        """Settle a stream when it is collected, read or not (a no-op once settled)."""
+        weakref.finalize(stream, self.settle)
+        return stream
+
+    def produced(self) -> Completion | None:
+        """What the inner stream produced (``None`` when it cannot say)."""
+        if self.inner is None:
+            return None
+        try:
+            return self.inner.completion or self.inner.so_far()
+        except Exception:  # e.g. a remote stream that failed before its first chunk
+            return None
+
+    def settle(self) -> None:
+        produced = self.produced()
+        if produced is None:
+            produced = usage_completion(self.reservation.model, 0)
+        _settle_stream(self.meter, self.reservation, self.clock, produced)
+
+    def fail(self, error: BaseException) -> None:
+        _fail(self.meter, self.reservation, error, self.clock, billed=self.produced())
 
 
 class _CallClock:
@@ -343,9 +383,19 @@ def _finished(completion: Completion | None) -> Completion:
     return completion
 
 
-def _fail(meter: Meter, reservation: Reservation, error: BaseException, clock: _CallClock) -> None:
+def _fail(
+    meter: Meter,
+    reservation: Reservation,
+    error: BaseException,
+    clock: _CallClock,
+    *,
+    billed: Completion | None = None,
+) -> None:
+    """Record a failed call with what it billed: the error's ``billed``, else ``billed``."""
+    if reservation.settled:
+        return
     latency, cpu = clock.elapsed()
-    billed = getattr(error, "billed", None)
+    billed = getattr(error, "billed", None) or billed
     billed_usd = getattr(error, "billed_usd", None)
     meter.fail(
         reservation,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 import collab
 from collab import Budget, BudgetExceeded, Run, ScriptedModel
 from collab.errors import InvalidOutputError
+from collab.metering import metered_stream
 
 
 def remote(replies: list[str] | None = None, *, name: str = "big", rate: float = 0.001):
@@ -229,3 +231,49 @@ def test_remote_reservation_counts_the_schema_sent_with_the_prompt() -> None:
     bare = prompt_tokens_of("hi")(llm)
     with_schema = _with_schema("hi", Person)(llm)
     assert with_schema >= bare + llm.count_tokens('"name" "age" "email"')
+
+
+def test_a_stream_never_read_releases_its_reservation() -> None:
+    import gc
+
+    llm = remote()
+    with Run() as run:
+        stream = llm.stream("tell me", max_tokens=50)
+        assert run.meter.reserved()["remote_tokens"] == 52
+        del stream
+        gc.collect()
+        assert run.meter.reserved()["remote_tokens"] == 0
+    assert [(r.outcome, r.completion_tokens) for r in run.ledger.records] == [("ok", 0)]
+
+
+def test_a_stream_failing_midway_records_what_it_produced() -> None:
+    from collab.models.base import CompletionStream
+    from collab.types import Completion, Usage
+
+    def broken() -> Iterator[str]:
+        yield "one"
+        yield " two"
+        raise ConnectionError("dropped")
+
+    class Flaky(ScriptedModel):
+        def stream(self, prompt, *, max_tokens=256, temperature=0.0, stop=None):  # type: ignore[override]
+            finish = lambda text: Completion(  # noqa: E731
+                text=text,
+                model=self.name,
+                kind="remote",
+                usage=Usage(prompt_tokens=2, completion_tokens=len(text.split())),
+                cost_usd=None,
+            )
+            return metered_stream(
+                self,
+                prompt_tokens=2,
+                max_tokens=max_tokens,
+                open_stream=lambda _m: CompletionStream(broken(), finish),
+            )
+
+    llm = Flaky([], name="flaky", kind="remote", cost_per_token_usd=0.001)
+    with Run() as run, pytest.raises(ConnectionError):
+        "".join(llm.stream("hi"))
+    record = run.ledger.records[0]
+    assert (record.outcome, record.completion_tokens) == ("error", 2)
+    assert record.cost_usd == pytest.approx(0.004)
