@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import operator
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ __all__ = [
     "ainvoke",
     "invoke",
     "ledger_of",
+    "merge_calls",
     "node",
 ]
 
@@ -55,6 +55,25 @@ RUN_CONFIG_KEY = "collab_run"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def merge_calls(
+    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The ``collab_calls`` reducer: append the records not already there (by ``call_id``).
+
+    A subgraph returns its whole ledger channel, parent records it was given included; they
+    must not be counted twice.
+    """
+    merged = list(left or [])
+    seen = {r.get("call_id") for r in merged if r.get("call_id") is not None}
+    for record in right or []:
+        call_id = record.get("call_id")
+        if call_id is None or call_id not in seen:
+            merged.append(record)
+            if call_id is not None:
+                seen.add(call_id)
+    return merged
+
+
 class LedgerState(TypedDict):
     """Mix into a graph's state so that its calls are checkpointed with it.
 
@@ -62,7 +81,7 @@ class LedgerState(TypedDict):
     ``ledger_of(state)`` reads them back as a ``Ledger``.
     """
 
-    collab_calls: Annotated[list[dict[str, Any]], operator.add]
+    collab_calls: Annotated[list[dict[str, Any]], merge_calls]
 
 
 def ledger_of(state: Any) -> Ledger:

@@ -1,0 +1,123 @@
+"""The local SLM drafts each answer; the remote LLM replies ACCEPT or corrects it.
+
+SmolLM2-135M (in-process through llama.cpp) drafts; the remote LLM (the embedded
+OpenAI-compatible server over HTTP through LiteLLM, or any provider model given with
+``--llm``) reads the question and the draft and replies ACCEPT, a token or two, when the draft
+is right, else the corrected answer. The output tokens an accepted draft saved the LLM are
+counted per question. ``--predict`` also sends the draft as an OpenAI predicted output, where
+the provider supports it.
+
+Everything runs in a ``collab.Run`` with a budget: the live view shows each step, and the end
+shows the verdicts, the tokens saved and the ledger. When the budget no longer fits a verify
+call, policy "degrade" (the default) hands it to the SLM and the draft stays, unverified.
+
+    collab run draft_verify
+    collab run draft_verify -- --llm openai/gpt-4o-mini --budget-usd 0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import ExitStack
+
+from rich.console import Console
+from rich.table import Table
+
+import collab
+from collab.tracing import trace_run
+from patterns import draft_verify
+from patterns.common import PatternResult, arun_graph
+from patterns.draft_verify import DraftVerifyConfig
+
+DEFAULT_QUESTIONS = [
+    "What is the capital of France?",
+    "What is 17 multiplied by 23?",
+    "Which planet is the largest in the solar system?",
+    "What is the chemical symbol for gold?",
+]
+
+
+def verdicts_table(rows: list[tuple[str, PatternResult]]) -> Table:
+    table = Table(title="drafts and verdicts")
+    for column in ("question", "draft", "verdict", "answer", "by", "tokens saved"):
+        table.add_column(
+            column, overflow="fold", justify="right" if column == "tokens saved" else "left"
+        )
+    for question, result in rows:
+        details = result.details
+        verdict = details["verdict"] + (" (degraded)" if result.degraded else "")
+        table.add_row(
+            question,
+            details["draft"],
+            verdict,
+            result.answer,
+            result.answered_by,
+            str(details["llm_tokens_saved"]),
+        )
+    return table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="collab run draft_verify", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("questions", nargs="*", help="questions (default: four built-in ones)")
+    parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
+    parser.add_argument(
+        "--predict", action="store_true", help="send the draft as a predicted output too"
+    )
+    parser.add_argument(
+        "--budget-usd", type=float, default=0.0005, help="remote spend cap in USD (default 0.0005)"
+    )
+    parser.add_argument(
+        "--policy",
+        choices=["degrade", "raise"],
+        default="degrade",
+        help="when a verify call no longer fits: hand it to the SLM, or stop with an error",
+    )
+    parser.add_argument("--trace", help="write every event to this JSONL file")
+    return parser.parse_args(argv or [])
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    questions = args.questions or DEFAULT_QUESTIONS
+    config = DraftVerifyConfig(draft_max_tokens=48, verify_max_tokens=64, predict=args.predict)
+    budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
+    console = Console()
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        with console.status("loading the local SLM and starting the remote LLM..."):
+            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
+            llm = stack.enter_context(collab.default_llm(args.llm))
+        graph = draft_verify.build(slm=slm, llm=llm, config=config)
+        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
+        results: list[tuple[str, PatternResult]] = []
+        with trace_run(run, jsonl=args.trace, live=True, console=console):
+            for question in questions:
+                result = await arun_graph(graph, {"question": question}, run=run)
+                results.append((question, result))
+        console.print(verdicts_table(results))
+        console.print(run.ledger.rich_table("node", title="ledger by node"))
+        accepted = [r for _, r in results if r.details["accepted"]]
+        saved = sum(r.details["llm_tokens_saved"] for r in accepted)
+        drafted = sum(r.details["draft_tokens"] for _, r in results)
+        console.print(
+            f"{len(accepted)} of {len(results)} drafts accepted by {llm.name}, "
+            f"{sum(1 for _, r in results if r.details['verdict'] == 'corrected')} corrected, "
+            f"{run.ledger.total().degraded} verify calls degraded to the SLM by the budget; "
+            f"{saved} LLM output tokens saved of {drafted} drafted"
+            f"{' (drafts sent as predictions)' if args.predict else ''}; "
+            f"wall time {time.perf_counter() - started:.1f} s"
+        )
+        if args.trace:
+            console.print(f"trace written to {args.trace}")
+    return 0
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    sys.exit(asyncio.run(main(sys.argv[1:])))
