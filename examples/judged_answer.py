@@ -1,0 +1,144 @@
+"""Answer from sources with the remote LLM; local judges check the answer and ask for repairs.
+
+The LLM (the embedded OpenAI-compatible server over HTTP through LiteLLM, or any provider model
+given with ``--llm``) answers the question from the numbered sources. Before the answer is
+returned, SmolLM2-135M judges it in-process: a rubric, groundedness of every sentence against
+the sources (P("yes") from its logits), and a format guard that wants the sources cited as
+[1], [2]. A failed answer goes back to the LLM with the judges' reasons, at most
+``--max-repairs`` times; every attempt is shown with its verdicts, then the ledger by role.
+
+    collab run judged_answer
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import ExitStack
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import collab
+from collab.tracing import trace_run
+from patterns import slm_judges_llm
+from patterns.slm_judges_llm import (
+    Attempt,
+    FormatGuard,
+    GroundednessJudge,
+    JudgedAnswerConfig,
+    RubricJudge,
+)
+
+DEFAULT_QUESTION = "When was the Eiffel Tower completed, and how tall is it?"
+DEFAULT_SOURCES = [
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
+    "The tower was completed in 1889 as the centrepiece of the World's Fair.",
+    "It is 330 metres tall, and was the tallest man-made structure in the world until 1930.",
+]
+SYSTEM = (
+    "Answer the question in one or two sentences, using only the numbered sources. "
+    "Cite the sources you use by number, like [1]."
+)
+
+
+def attempts_table(attempts: list[Attempt]) -> Table:
+    table = Table(title="attempts (the first answer, then each repair)")
+    table.add_column("#", justify="right")
+    table.add_column("answer", overflow="fold", ratio=2)
+    table.add_column("verdicts (p / threshold)", overflow="fold", ratio=3)
+    for i, attempt in enumerate(attempts):
+        verdicts = Text()
+        for v in attempt.verdicts:
+            verdicts.append("pass " if v.passed else "fail ", style="green" if v.passed else "red")
+            verdicts.append(f"{v.judge} {v.probability:.2f}/{v.threshold:.2f}: {v.reason or ''}\n")
+        verdicts.rstrip()
+        table.add_row(str(i), Text(attempt.answer), verdicts)
+    return table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="collab run judged_answer", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("question", nargs="?", default=DEFAULT_QUESTION)
+    parser.add_argument(
+        "--source", action="append", help="a source text (repeat; default: three built-in ones)"
+    )
+    parser.add_argument("--max-repairs", type=int, default=2, help="repairs allowed (default 2)")
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="P(yes) each SLM judge needs (0-1)"
+    )
+    parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
+    parser.add_argument(
+        "--budget-usd", type=float, default=0.001, help="remote spend cap in USD (default 0.001)"
+    )
+    parser.add_argument(
+        "--policy",
+        choices=["degrade", "raise"],
+        default="degrade",
+        help="when a remote call no longer fits: answer with the SLM, or stop with an error",
+    )
+    parser.add_argument("--trace", help="write every event to this JSONL file")
+    return parser.parse_args(argv or [])
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sources = args.source or DEFAULT_SOURCES
+    budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
+    config = JudgedAnswerConfig(max_repairs=args.max_repairs, system=SYSTEM, answer_max_tokens=96)
+    console = Console()
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        with console.status("loading the local SLM and starting the remote LLM..."):
+            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
+            llm = stack.enter_context(collab.default_llm(args.llm))
+        judges = [
+            RubricJudge(
+                model=slm,
+                criteria=["The answer responds to the question that was asked."],
+                threshold=args.threshold,
+            ),
+            GroundednessJudge(model=slm, threshold=args.threshold),
+            FormatGuard(
+                regex=r"\[\d+\]",
+                regex_hint="cite the sources by number, like [1]",
+                max_chars=600,
+                banned=["as an AI"],
+            ),
+        ]
+        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
+        with trace_run(run, jsonl=args.trace, live=True, console=console):
+            result = await slm_judges_llm.arun(
+                args.question,
+                sources=sources,
+                llm=llm,
+                slm=slm,
+                judges=judges,
+                config=config,
+                run=run,
+            )
+        console.print(attempts_table(result.details["attempts"]))
+        console.print(
+            Text.assemble(("answer", "bold"), f" ({result.answered_by}): {result.answer}")
+        )
+        verdict = "[green]passed" if result.details["passed"] else "[red]not passed"
+        console.print(
+            f"{verdict}[/] after {result.details['repairs']} repair(s)"
+            f"{' (degraded to the SLM by the budget)' if result.degraded else ''}; "
+            f"wall time {time.perf_counter() - started:.1f} s"
+        )
+        console.print(run.ledger.rich_table("role", title="ledger by role"))
+        console.print(run.ledger.rich_table("model", title="ledger by model"))
+        if args.trace:
+            console.print(f"trace written to {args.trace}")
+    return 0
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    sys.exit(asyncio.run(main(sys.argv[1:])))
