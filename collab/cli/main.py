@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from collab.cli import models_cmd, run_cmd, serve_cmd
+from collab.cli import eval_cmd, models_cmd, run_cmd, serve_cmd
 from collab.errors import CollabError
 
 __all__ = ["build_parser", "main"]
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (models_cmd, serve_cmd, run_cmd):
+    for module in (models_cmd, serve_cmd, run_cmd, eval_cmd):
         module.register(commands)
     return parser
 
