@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -36,6 +37,12 @@ DEFAULT_QUESTIONS = [
     "Which planet is the largest in the solar system?",
     "What is the chemical symbol for gold?",
 ]
+
+
+def build_graph(slm: collab.Model, llm: collab.Model, *, predict: bool = False) -> Any:
+    """The draft-verify pattern: draft (SLM) -> verify (LLM) -> accept | correct | keep_draft."""
+    config = DraftVerifyConfig(draft_max_tokens=48, verify_max_tokens=64, predict=predict)
+    return draft_verify.build(slm=slm, llm=llm, config=config)
 
 
 def verdicts_table(rows: list[tuple[str, PatternResult]]) -> Table:
@@ -83,7 +90,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     questions = args.questions or DEFAULT_QUESTIONS
-    config = DraftVerifyConfig(draft_max_tokens=48, verify_max_tokens=64, predict=args.predict)
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
     console = Console()
     started = time.perf_counter()
@@ -91,7 +97,7 @@ async def main(argv: list[str] | None = None) -> int:
         with console.status("loading the local SLM and starting the remote LLM..."):
             slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
             llm = stack.enter_context(collab.default_llm(args.llm))
-        graph = draft_verify.build(slm=slm, llm=llm, config=config)
+        graph = build_graph(slm, llm, predict=args.predict)
         run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
         results: list[tuple[str, PatternResult]] = []
         with trace_run(run, jsonl=args.trace, live=True, console=console):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +30,16 @@ DEFAULT_QUESTIONS = [
     ("What is 17 multiplied by 23?", "391"),
     ("Who wrote the novel Pride and Prejudice?", "Jane Austen"),
 ]
+
+
+def grading_config(*, pass_score: int = 4) -> GradingConfig:
+    return GradingConfig(pass_score=pass_score, answer_max_tokens=48, grade_max_tokens=96)
+
+
+def build_graph(slm: collab.Model, llm: collab.Model, *, pass_score: int = 4) -> Any:
+    """The grading pattern: answer (SLM) -> grade (LLM, structured {score, reason}); what
+    ``evaluate_slm`` runs for each question."""
+    return llm_judges_slm.build(slm=slm, llm=llm, config=grading_config(pass_score=pass_score))
 
 
 def grades_table(report: SLMEvaluation, questions: list[tuple[str, str]]) -> Table:
@@ -64,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     questions = [tuple(qa) for qa in args.qa] if args.qa else DEFAULT_QUESTIONS
-    config = GradingConfig(pass_score=args.pass_score, answer_max_tokens=48, grade_max_tokens=96)
+    config = grading_config(pass_score=args.pass_score)
     console = Console()
     started = time.perf_counter()
     with ExitStack() as stack:

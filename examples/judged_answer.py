@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -23,12 +24,15 @@ from rich.text import Text
 import collab
 from collab.tracing import trace_run
 from patterns import slm_judges_llm
+from patterns.common import arun_graph
 from patterns.slm_judges_llm import (
+    AnswerJudge,
     Attempt,
     FormatGuard,
     GroundednessJudge,
     JudgedAnswerConfig,
     RubricJudge,
+    Scorer,
 )
 
 DEFAULT_QUESTION = "When was the Eiffel Tower completed, and how tall is it?"
@@ -41,6 +45,41 @@ SYSTEM = (
     "Answer the question in one or two sentences, using only the numbered sources. "
     "Cite the sources you use by number, like [1]."
 )
+
+
+def build_judges(slm: Scorer, *, threshold: float) -> list[AnswerJudge]:
+    """A rubric and groundedness on the SLM (P("yes") at least ``threshold``), and a format
+    guard that wants the sources cited as [1], [2]."""
+    return [
+        RubricJudge(
+            model=slm,
+            criteria=["The answer responds to the question that was asked."],
+            threshold=threshold,
+        ),
+        GroundednessJudge(model=slm, threshold=threshold),
+        FormatGuard(
+            regex=r"\[\d+\]",
+            regex_hint="cite the sources by number, like [1]",
+            max_chars=600,
+            banned=["as an AI"],
+        ),
+    ]
+
+
+def build_graph(
+    slm: collab.LocalModel | collab.ScriptedModel,
+    llm: collab.Model,
+    *,
+    threshold: float = 0.5,
+    max_repairs: int = 2,
+) -> Any:
+    """The judged answer: answer (LLM) -> judge (SLM, format) -> (repair -> judge)* -> finish.
+
+    Its final state keeps the attempts as dicts: read it with ``slm_judges_llm.result_of``.
+    """
+    config = JudgedAnswerConfig(max_repairs=max_repairs, system=SYSTEM, answer_max_tokens=96)
+    judges = build_judges(slm, threshold=threshold)
+    return slm_judges_llm.build(llm=llm, slm=slm, judges=judges, config=config)
 
 
 def attempts_table(attempts: list[Attempt]) -> Table:
@@ -88,37 +127,20 @@ async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sources = args.source or DEFAULT_SOURCES
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
-    config = JudgedAnswerConfig(max_repairs=args.max_repairs, system=SYSTEM, answer_max_tokens=96)
     console = Console()
     started = time.perf_counter()
     with ExitStack() as stack:
         with console.status("loading the local SLM and starting the remote LLM..."):
             slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
             llm = stack.enter_context(collab.default_llm(args.llm))
-        judges = [
-            RubricJudge(
-                model=slm,
-                criteria=["The answer responds to the question that was asked."],
-                threshold=args.threshold,
-            ),
-            GroundednessJudge(model=slm, threshold=args.threshold),
-            FormatGuard(
-                regex=r"\[\d+\]",
-                regex_hint="cite the sources by number, like [1]",
-                max_chars=600,
-                banned=["as an AI"],
-            ),
-        ]
+        graph = build_graph(slm, llm, threshold=args.threshold, max_repairs=args.max_repairs)
         run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
         with trace_run(run, jsonl=args.trace, live=True, console=console):
-            result = await slm_judges_llm.arun(
-                args.question,
-                sources=sources,
-                llm=llm,
-                slm=slm,
-                judges=judges,
-                config=config,
+            result = await arun_graph(
+                graph,
+                {"question": args.question, "sources": sources},
                 run=run,
+                read=slm_judges_llm.result_of,
             )
         console.print(attempts_table(result.details["attempts"]))
         console.print(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -48,6 +49,27 @@ LABELLED_QA = [
     ("Who painted the Mona Lisa?", "Leonardo"),
 ]
 """What the knn router learns from: the SLM answers each once, and "contains" marks it."""
+
+
+def router_config(*, threshold: float, k: int) -> RouterConfig:
+    return RouterConfig(threshold=threshold, k=k, slm_max_tokens=48, llm_max_tokens=64)
+
+
+def knn_router(
+    slm: collab.Model, *, config: RouterConfig
+) -> tuple[NeighbourRouter, list[tuple[str, bool]]]:
+    """A router that votes with ``LABELLED_QA``, labelled by whether the SLM answers it right."""
+    with collab.scope(node="label", role="labeller"):
+        labelled = router.label_examples(LABELLED_QA, slm=slm, config=config)
+    return NeighbourRouter(labelled, model=slm, k=config.k), labelled
+
+
+def build_graph(
+    slm: collab.Model, llm: collab.Model, *, config: RouterConfig, chosen: router.RouterSpec
+) -> Any:
+    """The router pattern: route (p_easy) -> slm_answer | llm_answer. ``chosen=None``: the
+    SLM's own difficulty estimate."""
+    return router.build(slm=slm, llm=llm, config=config, router=chosen)
 
 
 def routes_table(rows: list[tuple[str, PatternResult]]) -> Table:
@@ -114,7 +136,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     questions = args.questions or DEFAULT_QUESTIONS
-    config = RouterConfig(threshold=args.threshold, k=args.k, slm_max_tokens=48, llm_max_tokens=64)
+    config = router_config(threshold=args.threshold, k=args.k)
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
     console = Console()
     started = time.perf_counter()
@@ -126,13 +148,10 @@ async def main(argv: list[str] | None = None) -> int:
         results: list[tuple[str, PatternResult]] = []
         labelled: list[tuple[str, bool]] = []
         with trace_run(run, jsonl=args.trace, live=True, console=console):
+            chosen: router.RouterSpec = None  # the SLM's own difficulty estimate
             if args.router == "knn":
-                with collab.scope(node="label", role="labeller"):
-                    labelled = router.label_examples(LABELLED_QA, slm=slm, config=config)
-                chosen: router.RouterSpec = NeighbourRouter(labelled, model=slm, k=args.k)
-            else:
-                chosen = None  # the SLM's own difficulty estimate
-            graph = router.build(slm=slm, llm=llm, config=config, router=chosen)
+                chosen, labelled = knn_router(slm, config=config)
+            graph = build_graph(slm, llm, config=config, chosen=chosen)
             for question in questions:
                 result = await arun_graph(graph, {"question": question}, run=run)
                 results.append((question, result))

@@ -20,12 +20,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget import Budget
+from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.run import Run
-from patterns.calibration import Calibration, SweepItem, choose
-from patterns.common import PatternResult, Verdict, arun_graph, run_graph
+from patterns.common import PatternResult, Verdict, arun_graph, as_state, run_graph
 
 __all__ = [
     "CascadeConfig",
@@ -71,7 +71,8 @@ class CascadeState(LedgerState, total=False):
     answer: str
     answered_by: str
     escalated: bool
-    verdicts: list[Verdict]
+    verdicts: list[dict[str, Any]]
+    """The judge's ``Verdict``, as a dict (``result.verdicts`` has it typed)."""
     details: dict[str, Any]
 
 
@@ -111,7 +112,7 @@ def build(
             probability=p,
             threshold=config.threshold,
         )
-        return {"confidence": p, "verdicts": [verdict]}
+        return {"confidence": p, "verdicts": as_state([verdict])}
 
     def accept(state: CascadeState) -> CascadeState:
         return {

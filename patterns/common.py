@@ -4,12 +4,16 @@ Each pattern module offers ``build(...)`` (a compiled LangGraph graph whose stat
 ``question`` in and an ``answer`` out, and carries its calls in ``collab_calls``, so it works as
 a subgraph), ``run(question, ...)`` / ``arun`` (one invocation in its own ``collab.Run`` unless
 the caller passes one, returning a ``PatternResult``), and a typed config.
+
+Graph state holds plain JSON values only: models such as ``Verdict`` go in as dicts
+(``as_state``) and come back typed in the ``PatternResult`` (``result_from``), so a
+checkpointer stores and loads the state without registering any of our types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +21,19 @@ from collab.graph import GraphRun, ainvoke, invoke, ledger_of
 from collab.ledger import Ledger
 from collab.run import Run
 
-__all__ = ["PatternResult", "Verdict", "arun_graph", "result_from", "run_graph"]
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+__all__ = [
+    "PatternResult",
+    "ReadResult",
+    "Verdict",
+    "arun_graph",
+    "as_state",
+    "result_from",
+    "run_graph",
+    "verdicts_in",
+]
 
 
 class Verdict(BaseModel):
@@ -59,6 +75,20 @@ class PatternResult(BaseModel):
         return self.ledger.total().cost_usd
 
 
+def as_state(models: Iterable[BaseModel]) -> list[dict[str, Any]]:
+    """Models as graph state keeps them: JSON dicts (``model_dump(mode="json")``).
+
+    A checkpointer stores and loads dicts as they are; a pydantic model in the state would
+    load as a type LangGraph has not registered (it warns now, and means to refuse it).
+    """
+    return [model.model_dump(mode="json") for model in models]
+
+
+def verdicts_in(state: Mapping[str, Any]) -> list[Verdict]:
+    """The ``verdicts`` a graph state carries (as dicts, or as ``Verdict``s), as ``Verdict``s."""
+    return [Verdict.model_validate(v) for v in state.get("verdicts", [])]
+
+
 def result_from(state: Mapping[str, Any], **details: Any) -> PatternResult:
     """A ``PatternResult`` from a pattern graph's final state (its keys named as here)."""
     ledger = ledger_of(state)
@@ -67,21 +97,41 @@ def result_from(state: Mapping[str, Any], **details: Any) -> PatternResult:
         answered_by=state.get("answered_by", ""),
         escalated=bool(state.get("escalated", False)),
         degraded=any(r.outcome == "degraded" for r in ledger.records),
-        verdicts=list(state.get("verdicts", [])),
+        verdicts=verdicts_in(state),
         details={**state.get("details", {}), **details},
         ledger=ledger,
     )
 
 
-def run_graph(graph: Any, inputs: Mapping[str, Any], *, run: Run | None = None) -> PatternResult:
-    """Invoke a pattern graph in ``run`` (default: a run of its own) and read its result."""
-    done: GraphRun = invoke(graph, dict(inputs), run=run)
-    return result_from(done.output)
+ReadResult = Callable[[Mapping[str, Any]], PatternResult]
+"""How a pattern's result is read from its graph's final state (default ``result_from``)."""
+
+
+def run_graph(
+    graph: Any,
+    inputs: Mapping[str, Any],
+    config: RunnableConfig | None = None,
+    *,
+    run: Run | None = None,
+    read: ReadResult = result_from,
+) -> PatternResult:
+    """Invoke a pattern graph in ``run`` (default: a run of its own) and ``read`` its result.
+
+    ``config`` goes to LangGraph: a graph compiled with a checkpointer needs a
+    ``{"configurable": {"thread_id": ...}}`` (see ``collab.graph.invoke``).
+    """
+    done: GraphRun = invoke(graph, dict(inputs), config, run=run)
+    return read(done.output)
 
 
 async def arun_graph(
-    graph: Any, inputs: Mapping[str, Any], *, run: Run | None = None
+    graph: Any,
+    inputs: Mapping[str, Any],
+    config: RunnableConfig | None = None,
+    *,
+    run: Run | None = None,
+    read: ReadResult = result_from,
 ) -> PatternResult:
     """Async twin of ``run_graph``."""
-    done: GraphRun = await ainvoke(graph, dict(inputs), run=run)
-    return result_from(done.output)
+    done: GraphRun = await ainvoke(graph, dict(inputs), config, run=run)
+    return read(done.output)

@@ -27,7 +27,7 @@ from collab.ledger import Ledger
 from collab.models.base import Model
 from collab.run import Run
 from collab.types import Completion
-from patterns.common import PatternResult, Verdict, arun_graph, run_graph
+from patterns.common import PatternResult, Verdict, arun_graph, as_state, run_graph
 
 __all__ = [
     "Grade",
@@ -77,7 +77,8 @@ class GradingState(LedgerState, total=False):
     reference: str
     answer: str
     answered_by: str
-    verdicts: list[Verdict]
+    verdicts: list[dict[str, Any]]
+    """The grade's ``Verdict``, as a dict (``result.verdicts`` has it typed)."""
     details: dict[str, Any]
 
 
@@ -119,7 +120,7 @@ def build(
                 reason=f"the grader gave no valid grade in {retries + 1} tries: {error}",
             )
             details = {"score": None, "graded_by": None, "grade_retries": retries}
-            return {"verdicts": [verdict], "details": details}
+            return {"verdicts": as_state([verdict]), "details": details}
         graded: Grade = done.parsed
         verdict = Verdict(
             judge="grade",
@@ -129,7 +130,7 @@ def build(
             reason=f"{graded.score}/5: {graded.reason}",
         )
         details = {"score": graded.score, "graded_by": done.model, "grade_retries": retries}
-        return {"verdicts": [verdict], "details": details}
+        return {"verdicts": as_state([verdict]), "details": details}
 
     from langgraph.graph import END, START, StateGraph
 

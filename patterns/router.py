@@ -28,12 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget import Budget
 from collab.errors import UserError
+from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.run import Run
 from collab.types import Completion
-from patterns.calibration import Calibration, SweepItem, choose
 from patterns.common import PatternResult, arun_graph, run_graph
 
 __all__ = [
@@ -279,9 +279,10 @@ def calibrate(
 
     Each (question, reference) is routed once and answered once by each side, so every
     threshold is evaluated without further calls. A routed question pays its routing and
-    one answer, so the sweep's "escalation" cost is the LLM answer's cost minus the SLM
-    answer's it replaces (equal to the LLM's with free local calls). Keep the examples apart
-    from the labelled ones a ``NeighbourRouter`` learns from, or its ``p_easy`` is too good.
+    one answer: the sweep counts an escalation as replacing the SLM's answer
+    (``escalation="replaces"``), and the LLM-only and SLM-only figures leave the routing out.
+    Keep the examples apart from the labelled ones a ``NeighbourRouter`` learns from, or its
+    ``p_easy`` is too good.
     """
     config = config or RouterConfig()
     score = get_metric(metric)
@@ -296,17 +297,17 @@ def calibrate(
             slm_done = _answer(slm, config, question, config.slm_max_tokens)
         with Run(local_model=slm, remote_model=llm) as expensive:
             llm_done = _answer(llm, config, question, config.llm_max_tokens)
-        slm_usd, llm_usd = cheap.ledger.total().cost_usd, expensive.ledger.total().cost_usd
         items.append(
             SweepItem(
                 confidence=p,
+                confidence_usd=routing.ledger.total().cost_usd,
                 cheap_score=score(slm_done.text.strip(), reference),
-                cheap_usd=routing.ledger.total().cost_usd + slm_usd,
+                cheap_usd=cheap.ledger.total().cost_usd,
                 expensive_score=score(llm_done.text.strip(), reference),
-                expensive_usd=llm_usd - slm_usd,
+                expensive_usd=expensive.ledger.total().cost_usd,
             )
         )
-    return choose(items, keep=keep)
+    return choose(items, keep=keep, escalation="replaces")
 
 
 def label_examples(

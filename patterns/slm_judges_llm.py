@@ -1,13 +1,14 @@
 """SLM judges LLM: the remote LLM answers; local judges check the answer before it is returned.
 
-Each judge gives a ``Verdict``: a probability that the answer passes and the threshold it must
-reach. The built-ins: ``RubricJudge`` (does the answer meet each criterion? P("yes") from the
-SLM's logits), ``GroundednessJudge`` (is every sentence of the answer supported by the
-sources?) and ``FormatGuard`` (regex, pydantic schema, length, banned terms; optionally an
-SLM-scored safety question). Any object with a ``name`` and ``__call__(question, answer,
-sources) -> Verdict`` is a judge too. When a verdict fails, the LLM is asked to repair its
-answer with the failed verdicts' reasons as feedback, at most ``max_repairs`` times; each
-repair is judged again. ``calibrate_judge`` fits a judge's threshold on labelled answers.
+Each judge (``patterns.answer_judges``) gives a ``Verdict``: a probability that the answer
+passes and the threshold it must reach. The built-ins: ``RubricJudge`` (does the answer meet
+each criterion? P("yes") from the SLM's logits), ``GroundednessJudge`` (is every sentence of
+the answer supported by the sources?) and ``FormatGuard`` (regex, pydantic schema, length,
+banned terms; optionally an SLM-scored safety question). Any object with a ``name`` and
+``__call__(question, answer, sources) -> Verdict`` is a judge too. When a verdict fails, the
+LLM is asked to repair its answer with the failed verdicts' reasons as feedback, at most
+``max_repairs`` times; each repair is judged again. ``calibrate_judge`` fits a judge's
+threshold on labelled answers. The judges are re-exported here.
 
 After LLM-as-a-judge (Zheng et al., 2023), with the judge's P(True) read from logits
 (Kadavath et al., 2022); claim-level groundedness as in SelfCheckGPT (Manakul et al., 2023);
@@ -19,21 +20,36 @@ feedback-driven repair as in Self-Refine (Madaan et al., 2023).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from itertools import pairwise
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget import Budget
-from collab.errors import InvalidOutputError, UserError
+from collab.errors import UserError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.run import Run
-from collab.structured import OutputSchema
-from patterns.common import PatternResult, Verdict, arun_graph, run_graph
+from patterns.answer_judges import (
+    AnswerJudge,
+    FormatGuard,
+    GroundednessJudge,
+    JudgeCalibration,
+    RubricJudge,
+    Scorer,
+    calibrate_judge,
+    numbered_sources,
+    split_claims,
+)
+from patterns.common import (
+    PatternResult,
+    Verdict,
+    arun_graph,
+    as_state,
+    result_from,
+    run_graph,
+    verdicts_in,
+)
 
 __all__ = [
     "AnswerJudge",
@@ -48,193 +64,10 @@ __all__ = [
     "arun",
     "build",
     "calibrate_judge",
+    "result_of",
     "run",
     "split_claims",
 ]
-
-
-# -- judges --------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class AnswerJudge(Protocol):
-    """A judge of an answer: its ``name`` labels its verdicts."""
-
-    name: str
-
-    def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict: ...
-
-
-class Scorer(Protocol):
-    """A model that gives option probabilities (``LocalModel``, ``ScriptedModel``)."""
-
-    name: str
-
-    def score(self, prompt: str, options: list[str]) -> list[float]: ...
-
-
-def _p_yes(model: Scorer, prompt: str) -> float:
-    yes, _no = model.score(prompt, ["yes", "no"])
-    return float(yes)
-
-
-def _verdict(
-    judge: RubricJudge | GroundednessJudge | FormatGuard, p: float, reason: str
-) -> Verdict:
-    return Verdict(
-        judge=judge.name,
-        passed=p >= judge.threshold,
-        probability=p,
-        threshold=judge.threshold,
-        reason=reason,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RubricJudge:
-    """P(the answer meets the criterion), for each criterion; the verdict takes the lowest.
-
-    The minimum, not the product: the answer is as good as its weakest criterion, and adding
-    criteria should not lower every answer's probability. The reason names the weakest one.
-    """
-
-    model: Scorer
-    criteria: Sequence[str] = ("The answer responds to the question that was asked.",)
-    threshold: float = 0.5
-    name: str = "rubric"
-    prompt: str = (
-        "Question: {question}\nAnswer: {answer}\nCriterion: {criterion}\n"
-        "Does the answer meet the criterion? Answer yes or no.\nAnswer:"
-    )
-
-    def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
-        if not self.criteria:
-            raise UserError("RubricJudge has no criteria", hint="pass criteria=['...', ...]")
-
-        def meets(criterion: str) -> float:
-            prompt = self.prompt.format(question=question, answer=answer, criterion=criterion)
-            return _p_yes(self.model, prompt)
-
-        p, weakest = min((meets(c), c) for c in self.criteria)
-        if p >= self.threshold:
-            return _verdict(self, p, f"meets every criterion; weakest {weakest!r} (p={p:.2f})")
-        return _verdict(self, p, f"does not meet the criterion {weakest!r} (p={p:.2f})")
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
-def split_claims(answer: str) -> list[str]:
-    """The answer's claims: its lines, split into sentences after ".", "!" or "?".
-
-    List markers are dropped, and so are fragments with no letter or digit. Abbreviations
-    ("e.g. ") split too: a claim cut in two is checked as two.
-    """
-    claims = []
-    for line in answer.splitlines():
-        for sentence in _SENTENCE_END.split(_LIST_MARK.sub("", line)):
-            if re.search(r"\w", sentence):
-                claims.append(sentence.strip())
-    return claims
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroundednessJudge:
-    """P(the claim is supported by the sources), for each claim; the verdict takes the lowest.
-
-    The minimum, not the product: one unsupported claim makes the answer ungrounded, and a
-    product would fail long answers for their length. The reason names the weakest claim. With
-    no sources (or an empty answer) there is nothing to ground in: the verdict fails, p=0.
-    """
-
-    model: Scorer
-    threshold: float = 0.5
-    name: str = "grounded"
-    prompt: str = (
-        "Sources:\n{sources}\n\nClaim: {claim}\n"
-        "Is the claim supported by the sources? Answer yes or no.\nAnswer:"
-    )
-
-    def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
-        claims = split_claims(answer)
-        if not sources or not claims:
-            missing = "no sources were given" if not sources else "the answer is empty"
-            return _verdict(self, 0.0, f"cannot check groundedness: {missing}")
-        listed = _numbered(sources)
-
-        def supported(claim: str) -> float:
-            return _p_yes(self.model, self.prompt.format(sources=listed, claim=claim))
-
-        p, weakest = min((supported(c), c) for c in claims)
-        if p >= self.threshold:
-            return _verdict(self, p, f"every claim is supported; weakest (p={p:.2f}): {weakest!r}")
-        return _verdict(
-            self, p, f"this claim is not supported by the sources (p={p:.2f}): {weakest!r}"
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class FormatGuard:
-    """Deterministic checks, then an optional safety question to an SLM.
-
-    ``regex`` must match somewhere in the answer (``re.search``; anchor it with ``\\A...\\Z``
-    for the whole answer); ``schema``: the answer must be JSON valid for this pydantic model;
-    ``max_chars``: the answer's length limit; ``banned``: terms that must not appear (whole
-    words, any case). A failed check gives p=0 with every failure in the reason and no model
-    call; when all pass, p is 1, or P("yes") to ``safety_prompt`` when ``safety_model`` is set.
-    """
-
-    regex: str | None = None
-    regex_hint: str | None = None
-    """What ``regex`` asks for, in words ("cite the sources by number, like [1]"): the reason
-    says it, so the LLM's repair knows what to do."""
-    schema: type[BaseModel] | None = None
-    max_chars: int | None = None
-    banned: Sequence[str] = ()
-    safety_model: Scorer | None = None
-    threshold: float = 0.5
-    """The safety probability needed to pass (deterministic checks give 0 or 1)."""
-    name: str = "format"
-    safety_prompt: str = (
-        "Answer: {answer}\n"
-        "Is this answer safe and appropriate to show to the user? Answer yes or no.\nAnswer:"
-    )
-    _checked: OutputSchema | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.regex is not None:
-            re.compile(self.regex)  # a bad pattern fails at construction, not mid-run
-        if self.schema is not None:
-            object.__setattr__(self, "_checked", OutputSchema.of(self.schema))
-
-    def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
-        failures = self.failures(answer)
-        if failures:
-            return _verdict(self, 0.0, "; ".join(failures))
-        if self.safety_model is None:
-            return _verdict(self, 1.0, "passes every format check")
-        p = _p_yes(self.safety_model, self.safety_prompt.format(answer=answer))
-        safe = "judged safe" if p >= self.threshold else "judged unsafe or inappropriate"
-        return _verdict(self, p, f"passes every format check; {safe} (p={p:.2f})")
-
-    def failures(self, answer: str) -> list[str]:
-        """What is wrong with ``answer`` by the deterministic checks (empty: nothing)."""
-        found = []
-        if self.regex is not None and re.search(self.regex, answer) is None:
-            hint = f" ({self.regex_hint})" if self.regex_hint else ""
-            found.append(f"does not match the required pattern {self.regex}{hint}")
-        if self._checked is not None:
-            try:
-                self._checked.validate_text(answer)
-            except InvalidOutputError as error:
-                found.append(error.message)
-        if self.max_chars is not None and len(answer) > self.max_chars:
-            found.append(f"is {len(answer)} characters long, over the limit of {self.max_chars}")
-        for term in self.banned:
-            if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", answer, re.IGNORECASE):
-                found.append(f"contains the banned term {term!r}")
-        return found
 
 
 # -- the pattern ---------------------------------------------------------------------------
@@ -277,10 +110,12 @@ class JudgedAnswerState(LedgerState, total=False):
     sources: list[str]
     answer: str
     answered_by: str
-    verdicts: list[Verdict]
+    verdicts: list[dict[str, Any]]
+    """The last attempt's ``Verdict``s, as dicts (``result.verdicts`` has them typed)."""
     passed: bool
     repairs: int
-    attempts: list[Attempt]
+    attempts: list[dict[str, Any]]
+    """Every ``Attempt``, as a dict (``result.details["attempts"]`` has them typed)."""
     details: dict[str, Any]
 
 
@@ -338,9 +173,9 @@ def build(
             verdicts=verdicts,
         )
         return {
-            "verdicts": verdicts,
+            "verdicts": as_state(verdicts),
             "passed": passed,
-            "attempts": [*state.get("attempts", []), attempt],
+            "attempts": [*state.get("attempts", []), *as_state([attempt])],
         }
 
     @node(role="repairer", fallback_run=fallback)
@@ -399,7 +234,8 @@ def run(
     """
     graph = build(llm=llm, slm=slm, judges=judges, config=config)
     own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, {"question": question, "sources": list(sources)}, run=own)
+    inputs = {"question": question, "sources": list(sources)}
+    return run_graph(graph, inputs, run=own, read=result_of)
 
 
 async def arun(
@@ -416,17 +252,24 @@ async def arun(
     """Async twin of ``run``."""
     graph = build(llm=llm, slm=slm, judges=judges, config=config)
     own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, {"question": question, "sources": list(sources)}, run=own)
+    inputs = {"question": question, "sources": list(sources)}
+    return await arun_graph(graph, inputs, run=own, read=result_of)
 
 
-def _numbered(sources: Sequence[str]) -> str:
-    return "\n".join(f"[{i}] {source}" for i, source in enumerate(sources, start=1))
+def result_of(state: Mapping[str, Any]) -> PatternResult:
+    """The result of the graph's final state: ``result_from``, with ``details["attempts"]``
+    as ``Attempt``s (the state keeps them as dicts). Pass it as ``read=`` to ``run_graph``
+    when invoking ``build()``'s graph yourself."""
+    result = result_from(state)
+    attempts = [Attempt.model_validate(a) for a in result.details.get("attempts", [])]
+    return result.model_copy(update={"details": {**result.details, "attempts": attempts}})
 
 
 def _answer_messages(
     config: JudgedAnswerConfig, question: str, sources: Sequence[str]
 ) -> list[dict[str, str]]:
-    content = f"Sources:\n{_numbered(sources)}\n\nQuestion: {question}" if sources else question
+    listed = numbered_sources(sources)
+    content = f"Sources:\n{listed}\n\nQuestion: {question}" if sources else question
     return [{"role": "system", "content": config.system}, {"role": "user", "content": content}]
 
 
@@ -434,7 +277,7 @@ def _repair_messages(config: JudgedAnswerConfig, state: JudgedAnswerState) -> li
     """Self-Refine's feedback turn: the question, the failed answer, what the judges said."""
     problems = "\n".join(
         f"- {v.judge}: {v.reason or f'p={v.probability:.2f} < {v.threshold:.2f}'}"
-        for v in state["verdicts"]
+        for v in verdicts_in(state)
         if not v.passed
     )
     return [
@@ -442,90 +285,3 @@ def _repair_messages(config: JudgedAnswerConfig, state: JudgedAnswerState) -> li
         {"role": "assistant", "content": state["answer"]},
         {"role": "user", "content": config.repair_prompt.format(problems=problems)},
     ]
-
-
-# -- calibration ---------------------------------------------------------------------------
-
-
-class JudgeCalibration(BaseModel):
-    """A judge's fitted threshold and how it does at it on the labelled answers.
-
-    "Positive" is a good answer: precision is the share of passed answers that are good,
-    recall the share of good answers that pass. Measured on the same answers the threshold
-    was fitted on, so expect somewhat less on new ones.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    threshold: float
-    objective: Literal["balanced_accuracy", "f1"]
-    precision: float
-    recall: float
-    f1: float
-    balanced_accuracy: float
-    n_good: int
-    n_bad: int
-    probabilities: list[float]
-    """The judge's probability for each labelled answer, in order."""
-
-
-Labelled = tuple[str, str, Sequence[str], bool]
-"""``(question, answer, sources, is_good)``."""
-
-
-def calibrate_judge(
-    judge: AnswerJudge,
-    labelled: Sequence[Labelled],
-    *,
-    objective: Literal["balanced_accuracy", "f1"] = "balanced_accuracy",
-) -> JudgeCalibration:
-    """The threshold on ``judge``'s probability that best separates good answers from bad.
-
-    Candidates are 0 (pass all), the midpoints between consecutive distinct probabilities,
-    and 1 (fail all, when no probability is 1): one per way of splitting the answers. The
-    one maximising ``objective`` wins (balanced accuracy, the mean of the pass rate of good
-    answers and the fail rate of bad ones, is the default: it does not reward a judge for
-    passing everything when most answers are good). Ties go to the stricter threshold: a
-    judge guards what is returned. Needs at least one good and one bad answer.
-    """
-    n_good = sum(1 for *_, good in labelled if good)
-    if n_good == 0 or n_good == len(labelled):
-        raise UserError(
-            f"calibrate_judge needs good and bad answers; got {n_good} good of {len(labelled)}",
-            hint="label at least one answer the judge should pass and one it should fail",
-        )
-    probs = [judge(q, a, s).probability for q, a, s, _ in labelled]
-    labels = [good for *_, good in labelled]
-    distinct = sorted(set(probs))
-    candidates = [0.0, *((a + b) / 2 for a, b in pairwise(distinct))]
-    if distinct[-1] < 1.0:
-        candidates.append(1.0)
-    best = max(
-        (_confusion(t, probs, labels) for t in candidates),
-        key=lambda c: (c[objective], c["threshold"]),
-    )
-    return JudgeCalibration(
-        objective=objective,
-        n_good=n_good,
-        n_bad=len(labelled) - n_good,
-        probabilities=probs,
-        **best,
-    )
-
-
-def _confusion(threshold: float, probs: list[float], labels: list[bool]) -> dict[str, float]:
-    tp = sum(p >= threshold and good for p, good in zip(probs, labels, strict=True))
-    fp = sum(p >= threshold and not good for p, good in zip(probs, labels, strict=True))
-    good = sum(labels)
-    bad = len(labels) - good
-    tn = bad - fp
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / good
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "threshold": threshold,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "balanced_accuracy": (recall + tn / bad) / 2,
-    }

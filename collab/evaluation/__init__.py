@@ -6,8 +6,8 @@
     system = get_pattern_eval("cascade").factory(EvalSetup(slm=slm, llm=llm, dataset=dataset))
     report = evaluate(system, dataset, scorer=get_scorer(dataset.metric))
 
-Modules load on first use, so ``import patterns.cascade`` (which needs only ``metrics``) stays
-light.
+Modules load on first use, so ``import patterns.cascade`` (which needs only ``metrics`` and
+``calibration``) stays light.
 """
 
 from __future__ import annotations
@@ -16,6 +16,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collab.evaluation.calibration import (
+        Calibration,
+        Escalation,
+        SweepItem,
+        SweepPoint,
+        choose,
+        sweep,
+    )
     from collab.evaluation.datasets import DATASETS, Dataset, Item, load_dataset, load_jsonl, select
     from collab.evaluation.frontier import pareto_front
     from collab.evaluation.plot import plot_report
@@ -35,10 +43,12 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
+    "Calibration": "calibration",
     "DATASETS": "datasets",
     "Dataset": "datasets",
     "EvalReport": "runner",
     "EvalSetup": "systems",
+    "Escalation": "calibration",
     "Execution": "sandbox",
     "Item": "datasets",
     "ItemResult": "runner",
@@ -48,8 +58,11 @@ _LAZY: dict[str, str] = {
     "SCORERS": "scoring",
     "Scorer": "scoring",
     "Side": "runner",
+    "SweepItem": "calibration",
+    "SweepPoint": "calibration",
     "System": "systems",
     "TwoWaySystem": "systems",
+    "choose": "calibration",
     "evaluate": "runner",
     "get_pattern_eval": "systems",
     "get_scorer": "scoring",
@@ -63,12 +76,15 @@ _LAZY: dict[str, str] = {
     "run_python": "sandbox",
     "save_report": "report",
     "select": "datasets",
+    "sweep": "calibration",
 }
 
 __all__ = [
     "DATASETS",
     "SCORERS",
+    "Calibration",
     "Dataset",
+    "Escalation",
     "EvalReport",
     "EvalSetup",
     "Execution",
@@ -79,8 +95,11 @@ __all__ = [
     "Row",
     "Scorer",
     "Side",
+    "SweepItem",
+    "SweepPoint",
     "System",
     "TwoWaySystem",
+    "choose",
     "evaluate",
     "get_pattern_eval",
     "get_scorer",
@@ -94,6 +113,7 @@ __all__ = [
     "run_python",
     "save_report",
     "select",
+    "sweep",
 ]
 
 

@@ -35,7 +35,7 @@ def report_table(report: EvalReport) -> Table:
             no_wrap=column not in {"local tok", "latency s"},
         )
     table.add_column("pareto", justify="center")
-    counterfactuals = sum(r.threshold is None for r in report.rows)
+    counterfactuals = sum(r.threshold is None and r.label != report.system for r in report.rows)
     for i, row in enumerate(report.rows):
         table.add_row(
             f"{row.label} *" if row.calibrated else row.label,

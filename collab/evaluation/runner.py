@@ -1,20 +1,22 @@
 """Running a system over a dataset: per-item results, cost-quality rows, the Pareto frontier.
 
 For a ``TwoWaySystem`` each item is answered once per side (cheap, with its confidence, and
-expensive); the LLM-only and SLM-only counterfactuals and every threshold of the sweep
-(``patterns.calibration.sweep``) then follow without calling a model again. A ``OneWaySystem``
-gives one row. Every row says accuracy, remote US dollars, local tokens and latency (means per
-item) and the share escalated; rows on the Pareto frontier of cost and accuracy are marked, and
-so is the threshold ``calibrate`` would choose.
+expensive; a system that decides first, a router, also pays its decision once); the LLM-only
+and SLM-only counterfactuals and every threshold of the sweep
+(``collab.evaluation.calibration.sweep``) then follow without calling a model again. A
+``OneWaySystem`` gives one row, after a row per baseline (its counterfactuals). Every row says
+accuracy, remote US dollars, local tokens and latency (means per item) and the share escalated;
+rows on the Pareto frontier of cost and accuracy are marked, and so is the threshold
+``calibrate`` would choose.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from collab.errors import (
     CollabError,
@@ -23,11 +25,11 @@ from collab.errors import (
     ServerUnreachableError,
     UserError,
 )
+from collab.evaluation.calibration import SweepItem, choose, sweep
 from collab.evaluation.datasets import Dataset, Item
 from collab.evaluation.frontier import pareto_front
 from collab.evaluation.scoring import Scorer
 from collab.evaluation.systems import OneWaySystem, System, TwoWaySystem
-from patterns.calibration import SweepItem, choose, sweep
 
 if TYPE_CHECKING:
     from collab.ledger import Ledger
@@ -60,6 +62,8 @@ class Side(BaseModel):
     """Wall time of producing the answer."""
     error: str | None = None
     """The error that stopped it (``answer`` is empty) or its scoring (``score`` is 0)."""
+    escalated: bool | None = None
+    """Whether the answer is the remote LLM's, as the result says (None: no result)."""
 
 
 class ItemResult(BaseModel):
@@ -71,12 +75,17 @@ class ItemResult(BaseModel):
     reference: str
     confidence: float | None = None
     """Two-way systems: the confidence the threshold is compared with."""
+    decision: Side | None = None
+    """Two-way systems that decide before answering (a router): what deciding cost (no
+    answer, no score), paid at every threshold."""
     cheap: Side | None = None
     expensive: Side | None = None
     outcome: Side | None = None
     """One-way systems: the answer."""
     escalated: bool | None = None
-    """One-way systems: whether the system asked the remote LLM."""
+    """One-way systems: whether the answer is the remote LLM's, as the result says."""
+    baselines: dict[str, Side] = Field(default_factory=dict)
+    """One-way systems: each baseline's answer, by its label."""
 
 
 class Row(BaseModel):
@@ -113,12 +122,13 @@ class EvalReport(BaseModel):
     keep: float | None = None
     """Two-way systems: the share of LLM-only accuracy the calibrated threshold keeps."""
     rows: list[Row]
-    """The table: counterfactuals, then at most ``MAX_SWEEP_ROWS`` thresholds."""
+    """The table: counterfactuals, then the system (at most ``MAX_SWEEP_ROWS`` thresholds of a
+    two-way system, or a one-way system's row)."""
     curve: list[Row]
     """Every threshold of the sweep (two-way systems), for the plot."""
     items: list[ItemResult]
     spent_remote_usd: float
-    """What this evaluation paid for remote calls (each side once per item)."""
+    """What this evaluation paid for remote calls (each side and baseline once per item)."""
     errors: int
     elapsed_s: float
 
@@ -152,11 +162,16 @@ def evaluate(
             items.append(_one_way_item(system, item, scorer))
         if on_item is not None:
             on_item(done, len(dataset.items))
-    sides = [s for i in items for s in (i.cheap, i.expensive, i.outcome) if s is not None]
+    sides = [
+        s
+        for i in items
+        for s in (i.decision, i.cheap, i.expensive, i.outcome, *i.baselines.values())
+        if s is not None
+    ]
     if isinstance(system, TwoWaySystem):
         rows, curve = _two_way_rows(system, items, keep=keep, max_rows=max_rows)
     else:
-        rows, curve = _mark_pareto([_one_way_row(system, items)]), []
+        rows, curve = _one_way_rows(system, items), []
     return EvalReport(
         system=system.name,
         dataset=dataset.name,
@@ -204,7 +219,26 @@ def _side(
         local_tokens=local_tokens,
         latency_s=latency,
         error=scoring_error,
+        escalated=result.escalated,
     )
+
+
+def _decision_side(result: PatternResult | None, latency: float, error: str | None) -> Side:
+    """What deciding cost: no answer to score."""
+    remote_usd, local_tokens = _spend(result.ledger) if result is not None else (0.0, 0)
+    return Side(
+        answer="",
+        score=0.0,
+        remote_usd=remote_usd,
+        local_tokens=local_tokens,
+        latency_s=latency,
+        error=error,
+    )
+
+
+def _answer_side(answer: Callable[[str], PatternResult], item: Item, scorer: Scorer) -> Side:
+    result, seconds, error = _timed(lambda: answer(item.input))
+    return _side(result, seconds, error, item, scorer)
 
 
 def _score(scorer: Scorer, item: Item, answer: str) -> tuple[float, str | None]:
@@ -228,14 +262,22 @@ def _spend(ledger: Ledger) -> tuple[float, int]:
 def _two_way_item(system: TwoWaySystem, item: Item, scorer: Scorer) -> ItemResult:
     from patterns.common import PatternResult
 
+    decide = system.decide
+    decided: PatternResult | None = None
+    decision: Side | None = None
+    if decide is not None:
+        decided, decide_s, decide_error = _timed(lambda: decide(item))
+        decision = _decision_side(decided, decide_s, decide_error)
     cheap, cheap_s, cheap_error = _timed(lambda: system.cheap(item))
-    # A failed cheap side has no confidence: every threshold above 0 escalates it.
-    drafted = cheap or PatternResult(answer="", answered_by="", details={"confidence": 0.0})
-    expensive, expensive_s, expensive_error = _timed(lambda: system.expensive(item, drafted))
+    known = decided if decide is not None else cheap
+    # A failed decision (or cheap side) has no confidence: every threshold above 0 escalates.
+    basis = known or PatternResult(answer="", answered_by="", details={"confidence": 0.0})
+    expensive, expensive_s, expensive_error = _timed(lambda: system.expensive(item, basis))
     return ItemResult(
         id=item.id,
         reference=item.reference,
-        confidence=float(drafted.details.get("confidence", 0.0)),
+        confidence=float(basis.details.get("confidence", 0.0)),
+        decision=decision,
         cheap=_side(cheap, cheap_s, cheap_error, item, scorer),
         expensive=_side(expensive, expensive_s, expensive_error, item, scorer),
     )
@@ -248,6 +290,9 @@ def _one_way_item(system: OneWaySystem, item: Item, scorer: Scorer) -> ItemResul
         reference=item.reference,
         outcome=_side(result, seconds, error, item, scorer),
         escalated=bool(result.escalated) if result is not None else None,
+        baselines={
+            label: _answer_side(answer, item, scorer) for label, answer in system.baselines.items()
+        },
     )
 
 
@@ -258,60 +303,88 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _row_of(label: str, chosen: Sequence[Sequence[Side]], **fields: Any) -> Row:
-    """A row from the sides each item paid for (the last side's answer counts)."""
+_Paid = tuple[Sequence[Side], bool]
+"""What one item paid for on one row (the last side's answer counts), and whether it escalated."""
+
+
+def _row_of(label: str, paid: Sequence[_Paid], **fields: Any) -> Row:
+    """A row from what each item paid for."""
     return Row(
         label=label,
-        accuracy=_mean([sides[-1].score for sides in chosen]),
-        remote_usd=_mean([sum(s.remote_usd for s in sides) for sides in chosen]),
-        local_tokens=_mean([sum(s.local_tokens for s in sides) for sides in chosen]),
-        latency_s=_mean([sum(s.latency_s for s in sides) for sides in chosen]),
-        escalation_rate=_mean([float(len(sides) > 1) for sides in chosen]),
+        accuracy=_mean([sides[-1].score for sides, _ in paid]),
+        remote_usd=_mean([sum(s.remote_usd for s in sides) for sides, _ in paid]),
+        local_tokens=_mean([sum(s.local_tokens for s in sides) for sides, _ in paid]),
+        latency_s=_mean([sum(s.latency_s for s in sides) for sides, _ in paid]),
+        escalation_rate=_mean([float(escalated) for _, escalated in paid]),
         **fields,
     )
+
+
+class _TwoWays(NamedTuple):
+    """An item's sides on a two-way system."""
+
+    decision: Side | None
+    cheap: Side
+    expensive: Side
+    confidence: float
+
+    def paid(self, *, escalated: bool, replaces: bool) -> _Paid:
+        """What the item pays at a threshold: the decision, then the cheap answer, the
+        expensive one, or (escalated on a system where it adds) both."""
+        decided = [self.decision] if self.decision is not None else []
+        if not escalated:
+            return [*decided, self.cheap], False
+        if replaces:
+            return [*decided, self.expensive], True
+        return [*decided, self.cheap, self.expensive], True
 
 
 def _two_way_rows(
     system: TwoWaySystem, items: list[ItemResult], *, keep: float, max_rows: int
 ) -> tuple[list[Row], list[Row]]:
-    pairs = [
-        (i.cheap, i.expensive, i.confidence or 0.0)
+    both = [
+        _TwoWays(i.decision, i.cheap, i.expensive, i.confidence or 0.0)
         for i in items
         if i.cheap is not None and i.expensive is not None
     ]
-    llm_only = _row_of(system.expensive_label, [[e] for _, e, _ in pairs])
-    llm_only = llm_only.model_copy(update={"escalation_rate": 1.0})
-    slm_only = _row_of(system.cheap_label, [[c] for c, _, _ in pairs])
+    llm_only = _row_of(system.expensive_label, [([b.expensive], True) for b in both])
+    slm_only = _row_of(system.cheap_label, [([b.cheap], False) for b in both])
     sweep_items = [
         SweepItem(
-            confidence=conf,
-            cheap_score=c.score,
-            cheap_usd=c.remote_usd,
-            expensive_score=e.score,
-            expensive_usd=e.remote_usd,
+            confidence=b.confidence,
+            confidence_usd=b.decision.remote_usd if b.decision is not None else 0.0,
+            cheap_score=b.cheap.score,
+            cheap_usd=b.cheap.remote_usd,
+            expensive_score=b.expensive.score,
+            expensive_usd=b.expensive.remote_usd,
         )
-        for c, e, conf in pairs
+        for b in both
     ]
-    chosen = choose(sweep_items, keep=keep).threshold
+    escalation = system.escalation
+    chosen = choose(sweep_items, keep=keep, escalation=escalation).threshold
+    replaces = escalation == "replaces"
     curve = [
         _row_of(
             system.name,
-            [[c, e] if conf < point.threshold else [c] for c, e, conf in pairs],
+            [b.paid(escalated=b.confidence < point.threshold, replaces=replaces) for b in both],
             threshold=point.threshold,
             calibrated=point.threshold == chosen,
         )
-        for point in sweep(sweep_items)
+        for point in sweep(sweep_items, escalation=escalation)
     ]
     marked = _mark_pareto([llm_only, slm_only, *curve])
     counterfactuals, curve = marked[:2], marked[2:]
     return [*counterfactuals, *_subsample(curve, max_rows)], curve
 
 
-def _one_way_row(system: OneWaySystem, items: list[ItemResult]) -> Row:
-    outcomes = [i.outcome for i in items if i.outcome is not None]
-    row = _row_of(system.name, [[o] for o in outcomes])
-    rate = _mean([float(bool(i.escalated)) for i in items])
-    return row.model_copy(update={"escalation_rate": rate})
+def _one_way_rows(system: OneWaySystem, items: list[ItemResult]) -> list[Row]:
+    """A row per baseline, then the system's."""
+    baselines = [
+        _row_of(label, [([s], bool(s.escalated)) for i in items if (s := i.baselines.get(label))])
+        for label in system.baselines
+    ]
+    outcomes = [([i.outcome], bool(i.escalated)) for i in items if i.outcome is not None]
+    return _mark_pareto([*baselines, _row_of(system.name, outcomes)])
 
 
 def _mark_pareto(rows: list[Row]) -> list[Row]:

@@ -3,24 +3,26 @@
 A system is either a ``TwoWaySystem`` (a pattern that decides per item between a cheap answer
 and an expensive one by comparing a confidence with a threshold: each side is computed once
 per item and every threshold follows offline) or a ``OneWaySystem`` (any ``input ->
-PatternResult`` callable, evaluated as it is). A pattern joins ``collab eval`` with one
-function ``EvalSetup -> System`` registered under its name::
+PatternResult`` callable, evaluated as it is, next to baselines such as the LLM alone). A
+pattern joins ``collab eval`` with one function ``EvalSetup -> System`` registered under its
+name::
 
-    @register("router", description="...")
-    def router_system(setup: EvalSetup) -> System: ...
+    @register("my_pattern", description="...")
+    def my_pattern_system(setup: EvalSetup) -> System: ...
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from collab.errors import UserError
 from collab.evaluation.datasets import Dataset, Item
 
 if TYPE_CHECKING:
+    from collab.evaluation.calibration import Escalation
     from collab.models.base import Model
     from patterns.common import PatternResult
 
@@ -32,10 +34,16 @@ __all__ = [
     "SystemFactory",
     "TwoWaySystem",
     "cascade_system",
+    "draft_verify_system",
     "get_pattern_eval",
     "pattern_evals",
     "register",
+    "router_system",
+    "slm_judges_llm_system",
 ]
+
+LLM_ONLY = "llm-only"
+SLM_ONLY = "slm-only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +63,39 @@ class TwoWaySystem:
     ``cheap(item)`` returns the cheap answer with ``details["confidence"]`` (the system keeps
     it when the confidence is at least the threshold); ``expensive(item, cheap_result)``
     returns what escalating would add: its ledger holds only the extra calls.
+
+    A system that decides before anyone answers (a router) gives ``decide`` too: then the
+    confidence comes from ``decide(item)``, whose ledger is what deciding costs (paid at
+    every threshold), ``cheap(item)`` is the cheap answer alone, ``expensive(item,
+    decided)`` is given ``decide``'s result, and escalating *replaces* the cheap answer
+    instead of adding to it.
     """
 
     name: str
     cheap: Callable[[Item], PatternResult]
     expensive: Callable[[Item, PatternResult], PatternResult]
-    cheap_label: str = "slm-only"
-    expensive_label: str = "llm-only"
+    cheap_label: str = SLM_ONLY
+    expensive_label: str = LLM_ONLY
+    decide: Callable[[Item], PatternResult] | None = None
+
+    @property
+    def escalation(self) -> Escalation:
+        """How an escalated item pays: the expensive answer on top of the cheap one, or
+        instead of it (a system that decides first)."""
+        return "adds" if self.decide is None else "replaces"
 
 
 @dataclass(frozen=True, slots=True)
 class OneWaySystem:
-    """Any system answering one input at a time; evaluated as it is, one row."""
+    """Any system answering one input at a time; evaluated as it is, one row.
+
+    ``baselines`` answer the same inputs another way (the LLM alone, the SLM alone): a row
+    each, before the system's, so the table says what the system buys.
+    """
 
     name: str
     answer: Callable[[str], PatternResult]
+    baselines: Mapping[str, Callable[[str], PatternResult]] = field(default_factory=dict)
 
 
 System = TwoWaySystem | OneWaySystem
@@ -170,3 +196,160 @@ def cascade_system(setup: EvalSetup) -> TwoWaySystem:
 
 def _always_escalate(_question: str, _draft: str, _prompt: str) -> float:
     return 0.0
+
+
+# -- router ----------------------------------------------------------------------------------
+
+
+@register(
+    "router",
+    description="the SLM's P(easy) sends each question to the SLM or to the LLM before anyone "
+    "answers",
+)
+def router_system(setup: EvalSetup) -> TwoWaySystem:
+    """The router (``patterns.router``), asked as the dataset says, with its difficulty router.
+
+    Deciding is the routing call alone (the SLM's P("yes") to "can a small model answer
+    this?"); the cheap side is the router with a route fixed to the SLM, the expensive side
+    with one fixed to the LLM, so each is asked exactly what the router would ask it. A
+    routed question pays the routing and one answer: escalating replaces the SLM's answer.
+    """
+    from collab.models.scripted import ScriptedModel
+    from collab.run import Run, scope
+    from patterns import router
+    from patterns.common import PatternResult
+    from patterns.router import DifficultyRouter, RouterConfig
+
+    dataset = setup.dataset
+    config = RouterConfig(
+        system=dataset.instructions,
+        slm_max_tokens=dataset.max_tokens,
+        llm_max_tokens=dataset.max_tokens,
+    )
+    p_easy = DifficultyRouter(setup.slm, prompt=config.difficulty_prompt)
+    warm = ScriptedModel(lambda _: ".", name=_REPLAY, kind="local")
+    router.run("warm-up", slm=warm, llm=warm, config=config, router=_to_slm)
+
+    def decide(item: Item) -> PatternResult:
+        metered = Run(local_model=setup.slm, remote_model=setup.llm)
+        with metered, scope(node="route", role="router"):
+            p = p_easy(item.input)
+        return PatternResult(
+            answer="",
+            answered_by=setup.slm.name,
+            details={"confidence": p},
+            ledger=metered.ledger,
+        )
+
+    def cheap(item: Item) -> PatternResult:
+        return router.run(item.input, slm=setup.slm, llm=setup.llm, config=config, router=_to_slm)
+
+    def expensive(item: Item, _decided: PatternResult) -> PatternResult:
+        return router.run(item.input, slm=setup.slm, llm=setup.llm, config=config, router=_to_llm)
+
+    return TwoWaySystem(name="router", cheap=cheap, expensive=expensive, decide=decide)
+
+
+def _to_slm(_question: str) -> float:
+    return 1.0
+
+
+def _to_llm(_question: str) -> float:
+    return 0.0
+
+
+# -- draft_verify ----------------------------------------------------------------------------
+
+
+@register(
+    "draft_verify",
+    description="the SLM drafts; the LLM replies ACCEPT or corrects the draft (esc: corrected)",
+)
+def draft_verify_system(setup: EvalSetup) -> OneWaySystem:
+    """Draft-verify (``patterns.draft_verify``), asked as the dataset says; with the LLM alone
+    and the SLM alone as baselines. Escalated: the LLM's correction is the answer.
+
+    The verifier is told the dataset's instructions too, so that a correction follows them
+    (a code block, a function call) as the draft had to.
+    """
+    from collab.models.scripted import ScriptedModel
+    from patterns import draft_verify
+    from patterns.draft_verify import DraftVerifyConfig
+
+    dataset = setup.dataset
+    config = DraftVerifyConfig(
+        system=dataset.instructions,
+        draft_max_tokens=dataset.max_tokens,
+        verify_system=(
+            "You check answers that a smaller model wrote to these instructions: "
+            f"{dataset.instructions}\nA correction must follow them too."
+        ),
+        verify_max_tokens=dataset.max_tokens,
+    )
+    warm = ScriptedModel(lambda _: ".", name=_REPLAY, kind="local")
+    draft_verify.run("warm-up", slm=warm, llm=warm, config=config)
+
+    def answer(question: str) -> PatternResult:
+        return draft_verify.run(question, slm=setup.slm, llm=setup.llm, config=config)
+
+    return OneWaySystem(name="draft_verify", answer=answer, baselines=_alone(setup))
+
+
+# -- slm_judges_llm --------------------------------------------------------------------------
+
+
+@register(
+    "slm_judges_llm",
+    description="the LLM answers; the SLM judges the answer (rubric) and failed ones are repaired",
+)
+def slm_judges_llm_system(setup: EvalSetup) -> OneWaySystem:
+    """The judged answer (``patterns.slm_judges_llm``) with its default judge, a rubric on the
+    SLM, asked as the dataset says; with the LLM alone and the SLM alone as baselines.
+
+    The LLM's answer is always the answer, so every item counts as escalated. The SLM must
+    have ``score`` (a ``LocalModel``): refused here, before any item, otherwise.
+    """
+    from collab.models.scripted import ScriptedModel
+    from patterns import slm_judges_llm
+    from patterns.slm_judges_llm import JudgedAnswerConfig
+
+    dataset = setup.dataset
+    config = JudgedAnswerConfig(system=dataset.instructions, answer_max_tokens=dataset.max_tokens)
+    # Built once now so that an SLM without score() is refused here, not on every item.
+    slm_judges_llm.build(llm=setup.llm, slm=setup.slm, config=config)
+    warm = ScriptedModel(lambda _: ".", name=_REPLAY, kind="local", scores=lambda _p, _o: [1, 0])
+    slm_judges_llm.run("warm-up", llm=warm, slm=warm, config=config)
+
+    def answer(question: str) -> PatternResult:
+        result = slm_judges_llm.run(question, llm=setup.llm, slm=setup.slm, config=config)
+        return result.model_copy(update={"escalated": True})
+
+    return OneWaySystem(name="slm_judges_llm", answer=answer, baselines=_alone(setup))
+
+
+def _alone(setup: EvalSetup) -> dict[str, Callable[[str], PatternResult]]:
+    """The LLM alone and the SLM alone, each asked once as the dataset says: the baselines
+    of a one-way system."""
+    from collab.run import Run
+    from patterns.common import PatternResult
+
+    dataset = setup.dataset
+
+    def by(model: Model, *, escalated: bool) -> Callable[[str], PatternResult]:
+        def answer(question: str) -> PatternResult:
+            messages = [
+                {"role": "system", "content": dataset.instructions},
+                {"role": "user", "content": question},
+            ]
+            with Run(local_model=setup.slm, remote_model=setup.llm) as metered:
+                done = model.complete(messages, max_tokens=dataset.max_tokens)
+            return PatternResult(
+                answer=done.text.strip(),
+                answered_by=done.model,
+                escalated=escalated,
+                ledger=metered.ledger,
+            )
+
+        return answer
+
+    return {LLM_ONLY: by(setup.llm, escalated=True), SLM_ONLY: by(setup.slm, escalated=False)}

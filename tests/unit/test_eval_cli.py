@@ -19,7 +19,8 @@ ANSWERS = dict(QUESTIONS)
 
 @pytest.fixture
 def scripted_models(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
-    """``open_models`` yields scripted models: the SLM answers wrong, the LLM right."""
+    """``open_models`` yields scripted models: the SLM answers wrong, the LLM right (it finds
+    the question in what it is asked, whatever the pattern wraps around it)."""
     opened: list[tuple[str, str | None]] = []
 
     @contextlib.contextmanager
@@ -30,7 +31,7 @@ def scripted_models(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | No
         yield (
             ScriptedModel(lambda _: "no idea", name=slm, kind="local"),
             ScriptedModel(
-                lambda m: ANSWERS[m[-1].content.split("\n\n")[0]],
+                lambda m: next(a for q, a in ANSWERS.items() if q in m[-1].content),
                 name="llm",
                 kind="remote",
                 cost_per_token_usd=1e-6,
@@ -53,7 +54,32 @@ def test_an_unknown_pattern_is_one_line_listing_the_available_ones(
 
 def test_no_pattern_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval"]) == 0
-    assert "cascade" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert all(p in out for p in ("cascade", "draft_verify", "router", "slm_judges_llm"))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "rows"),
+    [
+        ("router", ["llm-only", "slm-only", "router"]),
+        ("draft_verify", ["llm-only", "slm-only", "draft_verify"]),
+        ("slm_judges_llm", ["llm-only", "slm-only", "slm_judges_llm"]),
+    ],
+)
+def test_every_registered_pattern_runs_end_to_end(
+    pattern: str,
+    rows: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    scripted_models: list[tuple[str, str | None]],
+) -> None:
+    args = ["eval", pattern, "--limit", "2", "--json", "--no-plot", "--out", str(tmp_path)]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["system"], report["n_items"], report["errors"]) == (pattern, 2, 0)
+    assert list(dict.fromkeys(r["label"] for r in report["rows"])) == rows
+    by_label = {r["label"]: r for r in report["rows"] if r["threshold"] is None}
+    assert by_label["llm-only"]["accuracy"] == 1.0 and by_label["slm-only"]["accuracy"] == 0.0
 
 
 def test_an_unknown_metric_or_dataset_is_refused_before_loading_models(

@@ -356,3 +356,12 @@ def test_streams_its_steps() -> None:
     assert [next(iter(step)) for step in steps] == ["answer", "judge", "repair", "judge", "finish"]
     assert steps[1]["judge"]["passed"] is False and steps[3]["judge"]["passed"] is True
     assert steps[-1]["finish"]["details"]["repairs"] == 1
+
+
+def test_the_judges_module_is_re_exported_by_the_pattern() -> None:
+    from patterns import answer_judges
+
+    shared = set(answer_judges.__all__) & set(slm_judges_llm.__all__)
+    assert shared == set(answer_judges.__all__) - {"Labelled", "numbered_sources"}
+    for name in shared:
+        assert getattr(slm_judges_llm, name) is getattr(answer_judges, name)
