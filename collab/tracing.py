@@ -444,6 +444,8 @@ class LiveView:
         if unsubscribe is not None:
             unsubscribe()
         self._live.stop()
+        if not self._console.is_terminal:  # rich leaves the last view without its newline
+            self._console.line()
 
 
 @contextmanager

@@ -361,3 +361,14 @@ def test_trace_run_without_live_prints_nothing(tmp_path: Path) -> None:
         one_call(run, remote())
     assert file.getvalue() == ""
     assert [e["event"] for e in read_trace(tmp_path / "t.jsonl")] == ["call_started", "call"]
+
+
+def test_the_last_view_ends_its_line_on_a_plain_console() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80)
+    run = Run()
+    with run, LiveView(run, console=console):
+        pass
+    console.print("NEXT")
+    assert "\nNEXT\n" in buffer.getvalue()
+    assert "╯NEXT" not in buffer.getvalue()
