@@ -7,3 +7,4 @@ from bench import foundation, metering
 if __name__ == "__main__":
     foundation.run()
     metering.run()
+    __import__("bench.speculative").speculative.run()

@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -44,7 +45,17 @@ from collab.models.local_scoring import (
     softmax,
     split_shared_prefix,
 )
+from collab.models.local_speculative import (
+    SpeculativeCall,
+    SpeculativePath,
+    context_kwargs,
+    finished_completion,
+)
 from collab.models.local_stream import InlineStream, ModelGate, async_deltas
+from collab.speculative.config import Speculative
+from collab.speculative.config import resolve as resolve_speculative
+from collab.speculative.engine import Tally
+from collab.speculative.sources import DraftSource
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
 
@@ -68,6 +79,11 @@ class LocalModel:
     unknown name raises then. One llama context serves all calls, one at a time: threads and
     coroutines may share a model (async calls decode on worker threads, so the event loop never
     waits on llama.cpp). Embeddings use a second context, created on the first ``embed``.
+
+    ``speculative`` turns on speculative decoding for every generation without a ``schema``:
+    ``True`` (prompt lookup), a draft source, or ``Speculative(...)`` (see
+    ``collab.speculative``). Greedy output is the target's, token for token, and sampling
+    keeps its distribution; completions are then ``SpeculativeCompletion``, with counters.
     """
 
     kind: ModelKind = "local"
@@ -81,8 +97,10 @@ class LocalModel:
         chat_format: str | None = None,
         seed: int = 0,
         name: str | None = None,
+        speculative: Speculative | DraftSource | bool | None = None,
     ) -> None:
         n_ctx, n_threads = positive("n_ctx", n_ctx), positive("n_threads", n_threads)
+        settings = resolve_speculative(speculative)
         from collab.models.gguf_file import check_gguf
 
         path, entry = resolve_model(path_or_name)
@@ -98,7 +116,16 @@ class LocalModel:
         self._embedder: Llama | None = None
         self._grammars = GrammarCache()
         self._llm: Llama | None = load_llama(
-            path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=seed
+            path,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            seed=seed,
+            context=context_kwargs(settings),
+        )
+        self._speculative = (
+            SpeculativePath(settings, path=path, n_threads=self.n_threads)
+            if settings is not None
+            else None
         )
         try:
             self._template, self._raw_strings = chat_setup(self._llm, chat_format, entry)
@@ -115,6 +142,11 @@ class LocalModel:
         return cls(name, **kwargs)
 
     @property
+    def speculative(self) -> Speculative | None:
+        """The speculative decoding settings, or None when the model decodes plainly."""
+        return self._speculative.settings if self._speculative is not None else None
+
+    @property
     def chat_format(self) -> str | None:
         """How chat messages are rendered: a chat format name, "gguf", or None (no chat)."""
         return self._template.name if self._template is not None else None
@@ -129,10 +161,13 @@ class LocalModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        prediction: str | None = None,
     ) -> Completion:
         """Complete ``prompt``: chat messages (a string is one user message), or raw text on a
         base model without a chat template. ``schema`` constrains the output by grammar and
-        validates it into ``parsed`` (``InvalidOutputError`` keeps the text if it fails)."""
+        validates it into ``parsed`` (``InvalidOutputError`` keeps the text if it fails).
+        ``prediction``, text the output is expected to resemble (a draft of an edit), is a
+        draft source for a speculative model's prompt lookup; other models ignore it."""
         started = time.perf_counter()
         stops = check_sampling(max_tokens, temperature, stop)
         checked = OutputSchema.of(schema) if schema is not None else None
@@ -144,7 +179,13 @@ class LocalModel:
                     prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
                 )
             return self._complete_tokens(
-                tokens, stops + template_stops, max_tokens, temperature, checked, started
+                tokens,
+                stops + template_stops,
+                max_tokens,
+                temperature,
+                checked,
+                started,
+                SpeculativeCall(prompt, isinstance(prompt, str) and self._raw_strings, prediction),
             )
 
         return metered_complete(
@@ -173,7 +214,15 @@ class LocalModel:
             prompt_tokens=len(tokens),
             max_tokens=max_tokens,
             call=lambda model: (
-                self._complete_tokens(tokens, stops, max_tokens, temperature, checked, started)
+                self._complete_tokens(
+                    tokens,
+                    stops,
+                    max_tokens,
+                    temperature,
+                    checked,
+                    started,
+                    SpeculativeCall(prompt, raw=True),
+                )
                 if model is self
                 else model.complete(
                     prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
@@ -189,6 +238,7 @@ class LocalModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        prediction: str | None = None,
     ) -> Completion:
         """``complete`` on a worker thread."""
         return await asyncio.to_thread(
@@ -199,6 +249,7 @@ class LocalModel:
                 temperature=temperature,
                 stop=stop,
                 schema=schema,
+                prediction=prediction,
             )
         )
 
@@ -209,15 +260,17 @@ class LocalModel:
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: list[str] | None = None,
+        prediction: str | None = None,
     ) -> CompletionStream:
-        """Text deltas as they are decoded; ``.completion`` (with usage) once exhausted."""
+        """Text deltas as they are decoded; ``.completion`` (with usage) once exhausted.
+        ``prediction`` as for ``complete``."""
 
         def open_stream(model: Model) -> CompletionStream:
             if model is not self:
                 return model.stream(
                     prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
                 )
-            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
+            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
             return CompletionStream(InlineStream(produce, self._gate), finish)
 
         return metered_stream(
@@ -234,6 +287,7 @@ class LocalModel:
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: list[str] | None = None,
+        prediction: str | None = None,
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``: decoding runs on a worker thread."""
 
@@ -241,7 +295,7 @@ class LocalModel:
             if model is not self:
                 astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
                 return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
-            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop)
+            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
             return AsyncCompletionStream(async_deltas(produce, self._gate), finish)
 
         return ametered_stream(
@@ -334,6 +388,21 @@ class LocalModel:
         """Exactly the tokens ``complete`` feeds the model for ``prompt``, template included."""
         return len(self._prompt_tokens(prompt)[0])
 
+    def prompt_tokens(self, prompt: Prompt, *, raw: bool = False) -> list[int]:
+        """The tokens ``complete`` (or, with ``raw``, ``complete_text``) feeds the model."""
+        if raw:
+            if not isinstance(prompt, str):
+                raise UserError("a raw prompt is a string", hint="pass the text to continue")
+            return self._encode(prompt, add_bos=True)
+        return self._prompt_tokens(prompt)[0]
+
+    @contextmanager
+    def hold(self) -> Iterator[Llama]:
+        """The llama-cpp-python ``Llama`` behind this model, locked for the ``with`` block:
+        for code that drives llama.cpp directly (speculative drafters). Other calls wait."""
+        with self._gate.hold():
+            yield self._live()
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -355,6 +424,8 @@ class LocalModel:
 
     def __repr__(self) -> str:
         state = "" if self._llm is not None else ", closed"
+        if self._speculative is not None:
+            state = f", speculative={self._speculative.source_name!r}{state}"
         return f"LocalModel({self.name!r}, n_ctx={self.n_ctx}{state})"
 
     # -- internals -------------------------------------------------------------------------
@@ -409,8 +480,13 @@ class LocalModel:
         temperature: float,
         checked: OutputSchema | None,
         started: float,
+        speculative: SpeculativeCall,
     ) -> Completion:
         self._check_fits(len(tokens))
+        if self._speculative is not None and checked is None:
+            return self._complete_speculative(
+                tokens, stops, max_tokens, temperature, started, speculative
+            )
         grammar = self._grammars.get(checked) if checked is not None else None
         with self._gate.hold():
             llm = self._live()
@@ -449,41 +525,71 @@ class LocalModel:
                 raise
         return completion
 
+    def _complete_speculative(
+        self,
+        tokens: list[int],
+        stops: list[str],
+        max_tokens: int,
+        temperature: float,
+        started: float,
+        speculative: SpeculativeCall,
+    ) -> Completion:
+        assert self._speculative is not None
+        stats = StreamStats()
+        with self._gate.hold():
+            llm = self._live()
+            deltas, tally = self._speculative.deltas(
+                llm, tokens, stops, max_tokens, temperature, self._next_seed(), stats, speculative
+            )
+            try:
+                text = "".join(deltas)
+            except RuntimeError as exc:  # llama_decode failed
+                raise ModelCallError(
+                    f"llama.cpp failed on {self.name!r}: {exc}",
+                    hint=f"set {DEBUG_ENV_VAR}=1 to see llama.cpp's log",
+                ) from None
+        return finished_completion(self, text, stats, started, tally)
+
     def _stream_parts(
-        self, prompt: Prompt, max_tokens: int, temperature: float, stop: list[str] | None
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        prediction: str | None,
     ) -> tuple[Callable[[], Iterator[str]], Callable[[str], Completion]]:
         """The worker's producer and the finishing function of one stream."""
         started = time.perf_counter()
         stops = check_sampling(max_tokens, temperature, stop)
         tokens, template_stops = self._prompt_tokens(prompt)
+        stops = stops + template_stops
         self._check_fits(len(tokens))
         stats = StreamStats()
+        tallies: list[Tally] = []
 
         def produce() -> Iterator[str]:
             llm = self._live()
-            return generate_deltas(
-                llm,
-                tokens,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                stop=stops + template_stops,
-                seed=self._next_seed(),
-                stats=stats,
-                is_eog=eog_checker(llm),
+            if self._speculative is None:
+                return generate_deltas(
+                    llm,
+                    tokens,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=stops,
+                    seed=self._next_seed(),
+                    stats=stats,
+                    is_eog=eog_checker(llm),
+                )
+            raw = isinstance(prompt, str) and self._raw_strings
+            call = SpeculativeCall(prompt, raw, prediction)
+            deltas, tally = self._speculative.deltas(
+                llm, tokens, stops, max_tokens, temperature, self._next_seed(), stats, call
             )
+            tallies.append(tally)
+            return deltas
 
         def finish(text: str) -> Completion:
-            return Completion(
-                text=text,
-                model=self.name,
-                kind=self.kind,
-                usage=Usage(
-                    prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
-                ),
-                latency_s=time.perf_counter() - started,
-                cost_usd=0.0,
-                finish_reason=stats.finish_reason,
-            )
+            return finished_completion(self, text, stats, started, tallies[0] if tallies else None)
 
         return produce, finish
 

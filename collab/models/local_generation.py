@@ -80,11 +80,13 @@ def generate_deltas(
     seed: int,
     stats: StreamStats,
     is_eog: Callable[[int], bool],
+    source: Iterator[int] | None = None,
 ) -> Iterator[str]:
     """Text deltas of one completion of ``tokens``; the caller holds the model's gate.
 
     Same sampler, stop rules and text as ``Llama.create_completion``; text that could be the
-    start of a stop string is held back until it is known not to be one.
+    start of a stop string is held back until it is known not to be one. ``source`` replaces
+    llama.cpp's own token loop (a speculative decoder); it is closed when the text ends.
     """
     max_tokens = min(max_tokens, llm.n_ctx() - len(tokens))
     stop_bytes = [s.encode("utf-8") for s in stop]
@@ -94,27 +96,34 @@ def generate_deltas(
     text = b""
     sent = 0  # bytes of `text` already handed to the decoder
     end: int | None = None  # where the final text ends, once known
-    llm.set_seed(seed)
-    for token in llm.generate(tokens, temp=temperature, **SAMPLING):
-        if is_eog(token):
-            stats.finish_reason = "stop"
-            break
-        completion.append(token)
-        text += llm.detokenize([token])
-        found = [s for s in stop_bytes if s in text]
-        if found:
-            end = text.index(found[0])
-            stats.finish_reason = "stop"
-            break
-        if len(completion) >= max_tokens:
-            stats.finish_reason = "length"
-            break
-        held = max((_partial_stop(text, s) for s in stop_bytes), default=0)
-        if len(text) - held > sent:
-            delta = decoder.decode(text[sent : len(text) - held])
-            sent = len(text) - held
-            if delta:
-                yield delta
+    if source is None:
+        llm.set_seed(seed)
+        source = llm.generate(tokens, temp=temperature, **SAMPLING)
+    try:
+        for token in source:
+            if is_eog(token):
+                stats.finish_reason = "stop"
+                break
+            completion.append(token)
+            text += llm.detokenize([token])
+            found = [s for s in stop_bytes if s in text]
+            if found:
+                end = text.index(found[0])
+                stats.finish_reason = "stop"
+                break
+            if len(completion) >= max_tokens:
+                stats.finish_reason = "length"
+                break
+            held = max((_partial_stop(text, s) for s in stop_bytes), default=0)
+            if len(text) - held > sent:
+                delta = decoder.decode(text[sent : len(text) - held])
+                sent = len(text) - held
+                if delta:
+                    yield delta
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()  # a speculative decoder restores the context's bookkeeping here
     stats.completion_tokens = len(completion)
     rest = decoder.decode(text[sent:end], final=True)
     if rest:

@@ -44,22 +44,28 @@ def resolve_model(path_or_name: str | Path) -> tuple[Path, CatalogEntry | None]:
 
 
 def load_llama(
-    path: Path, *, n_ctx: int, n_threads: int, seed: int, embedding: bool = False
+    path: Path,
+    *,
+    n_ctx: int,
+    n_threads: int,
+    seed: int,
+    embedding: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> Llama:
     """A llama.cpp context on ``path`` (already checked as GGUF); embedding ones mean-pool.
 
+    ``context`` adds llama-cpp-python arguments (a speculative target's attention settings).
     Raises ``ModelFileCorruptError`` when llama.cpp refuses the file.
     """
     import llama_cpp
 
     debug = bool(os.environ.get(DEBUG_ENV_VAR))
     _route_llama_log(debug)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(context or {})
     if embedding:
         # One batch holds a whole text: causal models need no more, and it keeps every text in
         # one ubatch as non-causal embedders require.
-        extra = {"pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN, "n_batch": n_ctx}
-        extra["n_ubatch"] = n_ctx
+        extra.update(pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, n_batch=n_ctx, n_ubatch=n_ctx)
     try:
         return llama_cpp.Llama(
             str(path),

@@ -1,0 +1,361 @@
+"""Speculative decoding: tokens/s against plain decoding of the same target, in one run.
+
+Three tasks on SmolLM2-135M-Instruct, greedy: (i) copy-heavy (extract a passage from a given
+text), (ii) a summary of a given text, (iii) open-ended chat. Four sides, interleaved round by
+round, medians reported:
+
+- plain: ``LocalModel`` without speculation (what a user has otherwise);
+- collab: ``LocalModel(..., speculative=True)`` (prompt lookup, adaptive);
+- llama-cpp-python: ``Llama(draft_model=LlamaPromptLookupDecoding(), logits_all=True)``;
+- reference: llama-cpp-python's own greedy decoding on a context configured as the
+  speculative one (``INVARIANT_CONTEXT``): collab's output must equal it, token for token.
+
+Decode tokens/s excludes the prompt (measured from the first token to the last, as
+llama.cpp's eval rate); end-to-end tokens/s includes a cold prompt. Also reported: the cost of
+a batch decode against a one-token decode on this machine, which bounds what any draft can
+gain, and the gemma-3-270m target drafted by SmolLM2 across vocabularies (for information).
+
+    python -m bench.speculative
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.report import Row, report
+
+ROUNDS = 5
+MAX_TOKENS = 300
+
+PASSAGE = """The lighthouse at Point Reyes was built in 1870 and stands on a rocky headland \
+about 30 miles northwest of San Francisco. Its first-order Fresnel lens, made in France, has \
+24 panels and was lit by an oil lamp until the station was electrified in 1939. Keepers lived \
+in a house on the cliff above and climbed 308 steps each night to wind the clockwork that \
+turned the lens.
+
+Fog is common on the headland: the station recorded more than 2,700 hours of fog in some \
+years, and a steam-powered fog signal was added in 1871. The Coast Guard automated the light \
+in 1975, and the National Park Service now runs the lighthouse as a museum that is open to \
+visitors from Friday to Monday. Gray whales pass the point on their migration between Alaska \
+and Mexico, and the observation deck is a popular place to watch them in January and March.
+
+Visitors park at the end of Sir Francis Drake Boulevard and walk half a mile to the visitor \
+center. From there, the stairs lead down to the lighthouse itself. On clear days the Farallon \
+Islands can be seen on the horizon, and elephant seals rest on the beaches below Chimney Rock \
+in winter."""
+
+TASKS: dict[str, tuple[str, str]] = {
+    "copy": ("(i) copy-heavy: extract", f"Repeat the following text exactly:\n\n{PASSAGE}"),
+    "summary": ("(ii) summary", f"Summarize the following text.\n\n{PASSAGE}"),
+    "chat": ("(iii) open-ended chat", "Tell me a story about a lighthouse keeper and a storm."),
+}
+FLOORS = {"copy": 2.0, "summary": 1.2, "chat": 0.95}
+
+
+@dataclass
+class Timing:
+    """One generation: its text, token count, and when its first and last tokens came."""
+
+    text: str
+    tokens: int
+    first_s: float
+    total_s: float
+
+    @property
+    def decode_rate(self) -> float:
+        return (self.tokens - 1) / max(self.total_s - self.first_s, 1e-9)
+
+    @property
+    def end_to_end_rate(self) -> float:
+        return self.tokens / self.total_s
+
+
+@dataclass
+class Side:
+    name: str
+    run: Callable[[str], Timing]
+    timings: dict[str, list[Timing]] = field(default_factory=dict)
+
+    def median(self, task: str, rate: str) -> float:
+        return float(statistics.median(getattr(t, rate) for t in self.timings[task]))
+
+
+def _timed(deltas: Iterator[str], count: Callable[[], int]) -> Timing:
+    started = time.perf_counter()
+    first = None
+    parts = []
+    for delta in deltas:
+        if first is None:
+            first = time.perf_counter() - started
+        parts.append(delta)
+    total = time.perf_counter() - started
+    return Timing("".join(parts), count(), first or total, total)
+
+
+def _local_side(name: str, model: Any) -> Side:
+    def run(prompt: str) -> Timing:
+        with model.hold() as llm:
+            llm.reset()  # cold prompt: every side evaluates it again
+        stream = model.stream(prompt, max_tokens=MAX_TOKENS)
+        timing = _timed(iter(stream), lambda: stream.completion.usage.completion_tokens)
+        side.last = stream.completion  # type: ignore[attr-defined]
+        return timing
+
+    side = Side(name, run)
+    return side
+
+
+def _llama_side(name: str, llm: Any, render: Callable[[str], list[int]], stop: list[str]) -> Side:
+    from collab.models.local_generation import SAMPLING
+
+    def run(prompt: str) -> Timing:
+        llm.reset()
+        count = [0]
+
+        def deltas() -> Iterator[str]:
+            for chunk in llm.create_completion(
+                render(prompt),
+                max_tokens=MAX_TOKENS,
+                temperature=0.0,
+                stop=stop,
+                stream=True,
+                **SAMPLING,
+            ):
+                count[0] += 1
+                yield chunk["choices"][0]["text"]
+
+        return _timed(deltas(), lambda: count[0])
+
+    return Side(name, run)
+
+
+def batch_cost(path: Path, threads: int) -> list[Row]:
+    """A batch decode of n tokens against a one-token decode, on the speculative context."""
+    from llama_cpp import Llama
+
+    from collab.speculative.context import INVARIANT_CONTEXT, Context
+
+    llm = Llama(str(path), n_ctx=2048, n_threads=threads, verbose=False, **INVARIANT_CONTEXT)
+    tokens = llm.tokenize(PASSAGE.encode())
+    ctx = Context(llm)
+    ctx.prefill(tokens[:200])
+    sizes = (1, 2, 4, 8, 16)
+    seconds: dict[int, list[float]] = {n: [] for n in sizes}
+    for _ in range(7):
+        for n in sizes:
+            started = time.perf_counter()
+            ctx.decode(tokens[200 : 200 + n])
+            seconds[n].append(time.perf_counter() - started)
+            ctx.truncate(200)
+    single = statistics.median(seconds[1])
+    rows = []
+    for n in sizes[1:]:
+        cost = statistics.median(seconds[n])
+        rows.append(
+            Row(
+                f"batch decode of {n} tokens vs 1 (SmolLM2, 200 cached)",
+                cost * 1000,
+                single * 1000,
+                "ms",
+                cost / single,
+                "info",
+                None,
+                f"ceiling for a {n - 1}-token draft all accepted: {n * single / cost:.2f}x",
+            )
+        )
+    llm.close()
+    return rows
+
+
+def smollm2(threads: int) -> tuple[list[Row], dict[str, Any]]:
+    from llama_cpp import Llama
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    import collab
+    from collab.models.catalog import model_path
+    from collab.speculative.context import INVARIANT_CONTEXT
+
+    path = model_path("smollm2-135m-instruct")
+    plain = collab.LocalModel(path, n_threads=threads, n_ctx=2048)
+    spec = collab.LocalModel(path, n_threads=threads, n_ctx=2048, speculative=True)
+    pld_llm = Llama(
+        str(path),
+        n_ctx=2048,
+        n_threads=threads,
+        verbose=False,
+        logits_all=True,
+        draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10),
+    )
+    ref_llm = Llama(str(path), n_ctx=2048, n_threads=threads, verbose=False, **INVARIANT_CONTEXT)
+    stop = ["<|im_end|>"]
+    sides = [
+        _local_side("plain", plain),
+        _local_side("collab", spec),
+        _llama_side("llama-cpp-python", pld_llm, plain.prompt_tokens, stop),
+        _llama_side("reference", ref_llm, plain.prompt_tokens, stop),
+    ]
+    for _, prompt in TASKS.values():  # warm-up: page weights in, probe batch sizes
+        for side in sides:
+            side.run(prompt)
+    stats: dict[str, list[Any]] = {task: [] for task in TASKS}
+    for _ in range(ROUNDS):
+        for task, (_, prompt) in TASKS.items():
+            for side in sides:
+                side.timings.setdefault(task, []).append(side.run(prompt))
+            stats[task].append(sides[1].last.speculation)  # type: ignore[attr-defined]
+    rows = []
+    details: dict[str, Any] = {}
+    by_name = {side.name: side for side in sides}
+    for task, (label, _) in TASKS.items():
+        ours, base = by_name["collab"], by_name["plain"]
+        ratio = ours.median(task, "decode_rate") / base.median(task, "decode_rate")
+        drafted = sum(s.drafted for s in stats[task])
+        accepted = sum(s.accepted for s in stats[task])
+        decodes = sum(s.target_decodes for s in stats[task])
+        tokens = sum(s.tokens for s in stats[task])
+        acceptance = f"{accepted}/{drafted} drafted tokens accepted" if drafted else "no drafts"
+        rows.append(
+            Row(
+                f"{label}: decode tok/s vs plain",
+                ours.median(task, "decode_rate"),
+                base.median(task, "decode_rate"),
+                "tok/s",
+                ratio,
+                f">= {FLOORS[task]}",
+                ratio >= FLOORS[task],
+                f"{acceptance}; {tokens / decodes:.2f} tokens per target decode",
+            )
+        )
+        pld = by_name["llama-cpp-python"]
+        rows.append(
+            Row(
+                f"{label}: decode tok/s vs llama-cpp-python prompt lookup",
+                ours.median(task, "decode_rate"),
+                pld.median(task, "decode_rate"),
+                "tok/s",
+                ours.median(task, "decode_rate") / pld.median(task, "decode_rate"),
+                "> 1",
+                ours.median(task, "decode_rate") > pld.median(task, "decode_rate"),
+                f"theirs vs plain: "
+                f"{pld.median(task, 'decode_rate') / base.median(task, 'decode_rate'):.2f}x",
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: end-to-end tok/s vs plain (cold prompt)",
+                ours.median(task, "end_to_end_rate"),
+                base.median(task, "end_to_end_rate"),
+                "tok/s",
+                ours.median(task, "end_to_end_rate") / base.median(task, "end_to_end_rate"),
+                "info",
+                None,
+                "the prompt is evaluated alike on both sides",
+            )
+        )
+        reference = by_name["reference"].timings[task]
+        same = sum(a.text == b.text for a, b in zip(ours.timings[task], reference, strict=True))
+        rows.append(
+            Row(
+                f"{label}: greedy output identical to the target's",
+                same,
+                len(reference),
+                "runs",
+                None,
+                "all",
+                same == len(reference),
+                "reference: llama-cpp-python greedy on the same context settings",
+            )
+        )
+        details[task] = {
+            "acceptance_rate": accepted / drafted if drafted else None,
+            "tokens_per_decode": tokens / decodes,
+            "plain_text_equal": ours.timings[task][0].text == base.timings[task][0].text,
+        }
+    for model in (plain, spec):
+        model.close()
+    pld_llm.close()
+    ref_llm.close()
+    return rows, details
+
+
+def gemma_cross_vocab(threads: int) -> list[Row]:
+    """gemma-3-270m drafted by SmolLM2 (text-level), greedy, on the copy task: information.
+
+    Adaptive (what a user gets: the schedule turns drafting off when it does not pay) and
+    forced (every draft verified, to show what the drafter achieves and costs).
+    """
+    import collab
+    from collab.models.catalog import model_path
+    from collab.speculative import CrossVocabDraft, Speculative
+
+    drafter = collab.LocalModel(model_path("smollm2-135m-instruct"), n_threads=threads, n_ctx=2048)
+    gemma_path = model_path("gemma3-270m")
+    plain = collab.LocalModel(gemma_path, n_threads=threads, n_ctx=2048)
+    adaptive = collab.LocalModel(
+        gemma_path, n_threads=threads, n_ctx=2048, speculative=CrossVocabDraft(drafter)
+    )
+    forced = collab.LocalModel(
+        gemma_path,
+        n_threads=threads,
+        n_ctx=2048,
+        speculative=Speculative(draft=CrossVocabDraft(drafter), adaptive=False),
+    )
+    sides = [
+        _local_side("plain", plain),
+        _local_side("adaptive", adaptive),
+        _local_side("forced", forced),
+    ]
+    prompt = TASKS["copy"][1]
+    for side in sides:
+        side.run(prompt)
+    for _ in range(3):
+        for side in sides:
+            side.timings.setdefault("copy", []).append(side.run(prompt))
+    rows = []
+    base = sides[0]
+    for side in sides[1:]:
+        stats = side.last.speculation  # type: ignore[attr-defined]
+        rows.append(
+            Row(
+                f"gemma-3-270m drafted by SmolLM2 across vocabularies ({side.name}), "
+                "copy: decode tok/s vs plain",
+                side.median("copy", "decode_rate"),
+                base.median("copy", "decode_rate"),
+                "tok/s",
+                side.median("copy", "decode_rate") / base.median("copy", "decode_rate"),
+                "info",
+                None,
+                f"{stats.accepted}/{stats.drafted} drafted tokens accepted; verification "
+                f"batches up to {stats.max_batch} (exact on this model)",
+            )
+        )
+    for model in (plain, adaptive, forced, drafter):
+        model.close()
+    return rows
+
+
+def run() -> Path:
+    threads = os.cpu_count() or 1
+    load = os.getloadavg()
+    rows, details = smollm2(threads)
+    rows += batch_cost(_smollm2_path(), threads)
+    rows += gemma_cross_vocab(threads)
+    note = f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}"
+    print(note, details)
+    return report(f"speculative decoding ({note})", rows, "speculative.json")
+
+
+def _smollm2_path() -> Path:
+    from collab.models.catalog import model_path
+
+    return model_path("smollm2-135m-instruct")
+
+
+if __name__ == "__main__":
+    run()
