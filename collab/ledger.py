@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collab.types import SpeculationStats
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -71,6 +73,8 @@ class CallRecord(BaseModel):
     """For outcome "error" or "refused": the exception type and message."""
     timestamp: float = 0.0
     """When the call ended, Unix time in seconds."""
+    speculation: SpeculationStats | None = None
+    """What speculative decoding did in this call (a ``LocalModel(speculative=...)``)."""
 
     @property
     def made(self) -> bool:

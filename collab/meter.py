@@ -404,6 +404,7 @@ class Meter:
             cache_hit=completion.cache_hit if completion is not None else False,
             outcome=outcome,
             timestamp=time.time(),
+            speculation=getattr(completion, "speculation", None),
         )
 
     def _settle(self, reservation: Reservation, record: CallRecord) -> CallRecord:

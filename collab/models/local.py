@@ -84,6 +84,9 @@ class LocalModel:
     ``True`` (prompt lookup), a draft source, or ``Speculative(...)`` (see
     ``collab.speculative``). Greedy output is the target's, token for token, and sampling
     keeps its distribution; completions are then ``SpeculativeCompletion``, with counters.
+    A speculative model's context is batch-invariant (flash attention, Q8_0 K cache: see
+    ``collab.speculative.INVARIANT_CONTEXT``); ``batch_invariant=True`` gives a plain model
+    the same context, so it generates exactly what the speculative one does.
     """
 
     kind: ModelKind = "local"
@@ -98,6 +101,7 @@ class LocalModel:
         seed: int = 0,
         name: str | None = None,
         speculative: Speculative | DraftSource | bool | None = None,
+        batch_invariant: bool = False,
     ) -> None:
         n_ctx, n_threads = positive("n_ctx", n_ctx), positive("n_threads", n_threads)
         settings = resolve_speculative(speculative)
@@ -120,7 +124,7 @@ class LocalModel:
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
             seed=seed,
-            context=context_kwargs(settings),
+            context=context_kwargs(settings, batch_invariant=batch_invariant),
         )
         self._speculative = (
             SpeculativePath(settings, path=path, n_threads=self.n_threads)

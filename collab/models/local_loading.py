@@ -107,6 +107,11 @@ def chat_setup(
     return template, chat_format is None and not has_gguf_template and is_base
 
 
+def quiet_llama_logs() -> None:
+    """Route llama.cpp's log as ``load_llama`` does (silent unless debugging)."""
+    _route_llama_log(bool(os.environ.get(DEBUG_ENV_VAR)))
+
+
 def positive(what: str, value: int | None) -> int | None:
     """``value`` if it is None or a positive int; else ``UserError`` naming ``what``."""
     if value is None:

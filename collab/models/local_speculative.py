@@ -40,9 +40,12 @@ class SpeculativeCall:
     """Text the output is expected to resemble, looked up like the prompt."""
 
 
-def context_kwargs(settings: Speculative | None) -> dict[str, Any]:
-    """Extra llama-cpp-python arguments for a model's context."""
-    return dict(INVARIANT_CONTEXT) if settings is not None else {}
+def context_kwargs(
+    settings: Speculative | None, *, batch_invariant: bool = False
+) -> dict[str, Any]:
+    """Extra llama-cpp-python arguments for a model's context: the batch-invariant settings
+    for a speculative model, or a plain one asked to decode exactly as a speculative one."""
+    return dict(INVARIANT_CONTEXT) if settings is not None or batch_invariant else {}
 
 
 class SpeculativePath:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from collab.speculative.config import Speculative
 from collab.speculative.context import Context, fingerprint
 from collab.speculative.engine import Tally, generate
-from collab.speculative.invariance import exact_batch_sizes
+from collab.speculative.invariance import probe_batches
 from collab.speculative.lookup import PromptLookup
 from collab.speculative.schedule import CostModel, Schedule
 from collab.speculative.sources import DraftRequest, DraftSource, TargetVocab
@@ -32,14 +32,15 @@ class SpeculativeDecoder:
         self._sizes: tuple[int, ...] | None = None
 
     def batch_sizes(self, llm: Llama) -> tuple[int, ...]:
-        """Verification batch sizes allowed on ``llm`` (probed on first use; the caller holds
-        the model's lock)."""
+        """Verification batch sizes allowed on ``llm`` (probed on first use, which also seeds
+        the cost model with timed decodes; the caller holds the model's lock)."""
         if self._sizes is None:
-            largest = self.settings.max_draft + 1
-            if self.settings.exact:
-                self._sizes = exact_batch_sizes(llm, largest, key=self._key)
-            else:
-                self._sizes = tuple(range(1, largest + 1))
+            probe = probe_batches(
+                llm, self.settings.max_draft + 1, key=self._key, exact=self.settings.exact
+            )
+            for n, seconds in probe.seconds.items():
+                self._costs.observe(n, seconds)
+            self._sizes = probe.sizes
         return self._sizes
 
     def start(

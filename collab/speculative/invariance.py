@@ -1,24 +1,28 @@
-"""Which verification batch sizes give logits bit-identical to one-token decoding.
+"""Which verification batch sizes give logits bit-identical to one-token decoding, and what
+each costs.
 
 Greedy speculation is lossless only if the target scores a draft exactly as it would score
 each token alone. llama.cpp's CPU kernels are chosen by shape: with flash attention and a
 Q8_0 K cache attention is the same for every batch, but some weight types switch to a
 different matrix kernel from some batch size on (on gemma-3-270m Q4_K_M: from 4 tokens with
-the repacked weights, from 8 without; on SmolLM2 Q4_1: never). ``exact_batch_sizes`` finds
-out on the loaded model, once per process, by decoding a probe both ways.
+the repacked weights, from 8 without; on SmolLM2 Q4_1: never). ``probe_batches`` finds out on
+the loaded model, once per process, by decoding a probe both ways, and times the allowed sizes
+so the draft schedule knows from its first step what a batch costs on this machine and format.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, NamedTuple
 
 from collab.speculative.context import Context
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-__all__ = ["candidate_sizes", "exact_batch_sizes"]
+__all__ = ["BatchProbe", "candidate_sizes", "probe_batches"]
 
 _PROBE_TEXT = (
     b"Speculative decoding drafts several tokens and verifies them in one batch; "
@@ -27,7 +31,21 @@ _PROBE_TEXT = (
 _HEAD = 8
 """Probe tokens evaluated first, as a prompt."""
 
-_cache: dict[tuple[object, ...], tuple[int, ...]] = {}
+_TIMED = (1, 2, 4, 8, 16, 32)
+"""Batch sizes timed (those allowed); the schedule interpolates the others."""
+_TIMING_ROUNDS = 3
+
+
+class BatchProbe(NamedTuple):
+    """What ``probe_batches`` found on one model."""
+
+    sizes: tuple[int, ...]
+    """Verification batch sizes allowed (ascending, from 1)."""
+    seconds: dict[int, float]
+    """Median seconds of a decode of each timed size, logits for every token."""
+
+
+_cache: dict[tuple[object, ...], BatchProbe] = {}
 _lock = threading.Lock()
 
 
@@ -37,15 +55,18 @@ def candidate_sizes(max_batch: int) -> list[int]:
     return [n for n in sizes if n <= max_batch] or [1]
 
 
-def exact_batch_sizes(llm: Llama, max_batch: int, *, key: tuple[object, ...]) -> tuple[int, ...]:
-    """The candidate sizes up to the first one whose logits differ from one-token decoding.
+def probe_batches(
+    llm: Llama, max_batch: int, *, key: tuple[object, ...], exact: bool = True
+) -> BatchProbe:
+    """The candidate sizes up to the first one whose logits differ from one-token decoding
+    (all of them up to ``max_batch`` when not ``exact``), and their costs.
 
     Decodes on ``llm``'s context (the caller holds its lock) and leaves its cache empty.
     Results are cached per ``key`` (model file, threads, context settings).
     """
     import numpy as np
 
-    full_key = (*key, max_batch)
+    full_key = (*key, max_batch, exact)
     with _lock:
         known = _cache.get(full_key)
     if known is not None:
@@ -57,16 +78,30 @@ def exact_batch_sizes(llm: Llama, max_batch: int, *, key: tuple[object, ...]) ->
     head, tail = probe[:_HEAD], probe[_HEAD : _HEAD + max_batch]
     llm.reset()  # type: ignore[no-untyped-call]
     ctx.prefill(head)
-    singles = np.stack([ctx.decode([token])[0].copy() for token in tail])
-    exact = [1]
-    for n in candidate_sizes(max_batch)[1:]:
-        ctx.truncate(_HEAD)
-        if not np.array_equal(ctx.decode(tail[:n]), singles[:n]):
-            break
-        exact.append(n)
+    allowed = list(range(1, max_batch + 1))
+    if exact:
+        singles = np.stack([ctx.decode([token])[0].copy() for token in tail])
+        allowed = [1]
+        for n in candidate_sizes(max_batch)[1:]:
+            ctx.truncate(_HEAD)
+            if not np.array_equal(ctx.decode(tail[:n]), singles[:n]):
+                break
+            allowed.append(n)
+    timed = [n for n in _TIMED if n <= allowed[-1]]
+    if allowed[-1] not in timed:
+        timed.append(allowed[-1])
+    samples: dict[int, list[float]] = {n: [] for n in timed}
+    for _ in range(_TIMING_ROUNDS):
+        for n in timed:
+            ctx.truncate(_HEAD)
+            started = time.perf_counter()
+            ctx.decode(tail[:n])
+            samples[n].append(time.perf_counter() - started)
     llm.reset()  # type: ignore[no-untyped-call]
     ctx.invalidate_logits()
-    result = tuple(exact)
+    result = BatchProbe(
+        tuple(allowed), {n: float(statistics.median(s)) for n, s in samples.items()}
+    )
     with _lock:
         _cache[full_key] = result
     return result

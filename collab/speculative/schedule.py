@@ -1,12 +1,13 @@
 """How long a draft to verify: measured decode costs against the running acceptance rate.
 
 A target decode of ``n`` tokens on a CPU costs less than ``n`` one-token decodes but more than
-one: on 2 cores, SmolLM2-135M takes ~1.8x a one-token decode for 2 tokens and ~8.5x for 16
-(the one-token decode is bound by reading the weights, a batch by arithmetic). A draft of
-``k`` tokens whose tokens are each accepted with probability ``a`` (while the previous ones
-were) yields ``(1 - a^(k+1)) / (1 - a)`` tokens on average, the last being the target's own
-correction or bonus token. Each step takes the ``k`` with the most tokens per second, or no
-draft at all when plain decoding is faster: speculation then costs nothing.
+one, by how much depends on the weight format's kernels: on 2 cores, SmolLM2-135M Q4_1 takes
+~1.7x a one-token decode for 2 tokens and ~7.5x for 16, Q4_0 ~1.6x and ~5.7x. The decoder
+times the sizes it may use once per model (``invariance.probe_batches``) and keeps measuring.
+A draft of ``k`` tokens whose tokens are each accepted with probability ``a`` (while the
+previous ones were) yields ``(1 - a^(k+1)) / (1 - a)`` tokens on average, the last being the
+target's own correction or bonus token. Each step takes the ``k`` with the most tokens per
+second, or no draft at all when plain decoding is faster: speculation then costs nothing.
 
 Acceptance is tracked per kind of draft (a 2-token prompt-lookup match is a guess, a 16-token
 one a copy): accepted tokens against rejections, with old evidence fading, starting from a
@@ -18,6 +19,7 @@ decodes that loses more than it finds, in simulations on recorded SmolLM2 output
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import deque
 from collections.abc import Callable
@@ -44,26 +46,21 @@ class CostModel:
         samples.append(seconds)
 
     def seconds(self, n: int) -> float:
-        """The estimated cost of a decode of ``n`` tokens (in units of 1.0 per one-token
-        decode before anything is measured)."""
-        measured = {size: statistics.median(s) for size, s in self._samples.items()}
-        if n in measured:
-            return measured[n]
-        if len(measured) >= 2:  # least squares through the measured sizes
-            xs = [size - 1 for size in measured]
-            ys = list(measured.values())
-            mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-            spread = sum((x - mean_x) ** 2 for x in xs)
-            slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
-            base = mean_y - slope * mean_x
-            if slope > 0 and base > 0:
-                return base + slope * (n - 1)
-        if measured:
-            size, value = min(measured.items())
+        """The estimated cost of a decode of ``n`` tokens: measured, else interpolated between
+        the nearest measured sizes (extrapolated along the last two), else the prior slope (in
+        units of 1.0 per one-token decode before anything is measured)."""
+        measured = sorted((size, statistics.median(s)) for size, s in self._samples.items())
+        if len(measured) < 2:
+            size, value = measured[0] if measured else (1, 1.0)
             single = value / (1 + PRIOR_SLOPE * (size - 1))
-        else:
-            single = 1.0
-        return single * (1 + PRIOR_SLOPE * (n - 1))
+            return single * (1 + PRIOR_SLOPE * (n - 1))
+        for (lo, lo_s), (hi, hi_s) in itertools.pairwise(measured):
+            if lo <= n <= hi:
+                return lo_s + (hi_s - lo_s) * (n - lo) / (hi - lo)
+        (lo, lo_s), (hi, hi_s) = measured[:2] if n < measured[0][0] else measured[-2:]
+        slope = max((hi_s - lo_s) / (hi - lo), 0.0)
+        anchor, anchor_s = (lo, lo_s) if n < lo else (hi, hi_s)
+        return max(anchor_s + slope * (n - anchor), 1e-9)
 
     @property
     def single(self) -> float | None:

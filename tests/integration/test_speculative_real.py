@@ -130,6 +130,9 @@ def test_stream_equals_complete_and_calls_are_metered(speculative: LocalModel) -
     records = run.ledger.records
     assert [r.model for r in records] == ["smollm2-spec", "smollm2-spec"]
     assert records[1].completion_tokens == done.usage.completion_tokens
+    for record, completion in zip(records, [stream.completion, done], strict=True):
+        assert record.speculation == completion.speculation  # type: ignore[attr-defined]
+        assert record.speculation is not None and record.speculation.drafted > 0
 
 
 def test_a_prediction_is_drafted_from(speculative: LocalModel) -> None:
@@ -195,3 +198,24 @@ def test_smollm2_drafts_for_gemma_across_vocabularies(smollm2: LocalModel) -> No
             assert accepted > 0
         finally:
             ref.close()
+
+
+@pytest.fixture(scope="module")
+def invariant_plain(smollm2: LocalModel) -> Iterator[LocalModel]:
+    model = LocalModel(smollm2.path, name="smollm2-invariant", n_ctx=2048, batch_invariant=True)
+    yield model
+    model.close()
+
+
+def test_a_batch_invariant_plain_model_generates_what_the_speculative_one_does(
+    speculative: LocalModel, invariant_plain: LocalModel
+) -> None:
+    """Turning speculation on changes nothing but speed, through the public API alone,
+    including past 512 cached tokens (where attention kernels switch by shape)."""
+    long_prompt = f"{PASSAGE}\n\n" * 7 + "Rewrite the text above as a bulleted list."
+    for prompt in [*PROMPTS[:6], long_prompt]:
+        plain = invariant_plain.complete(prompt, max_tokens=64)  # type: ignore[arg-type]
+        fast = speculative.complete(prompt, max_tokens=64)  # type: ignore[arg-type]
+        assert fast.text == plain.text, prompt
+        assert not isinstance(plain, SpeculativeCompletion)
+    assert speculative.count_tokens(long_prompt) > 600
