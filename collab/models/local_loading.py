@@ -88,10 +88,18 @@ def chat_setup(
 ) -> tuple[ChatTemplate | None, bool]:
     """The template for chat messages, and whether a plain string prompt is raw text.
 
-    Messages use ``chat_format``, else the catalog's chat format, else the GGUF's template.
+    Messages use ``chat_format``, else the catalog's chat format, else the GGUF's template
+    (``chat_format="gguf"`` asks for that one, as ``LocalModel.chat_format`` reports it).
     A string is raw text only on a base model with neither a template nor ``chat_format``.
     """
     has_gguf_template = "tokenizer.chat_template" in llm.metadata
+    if chat_format == "gguf":
+        if not has_gguf_template:
+            raise UserError(
+                "chat_format='gguf' needs a chat template in the GGUF file, and this one has none",
+                hint="name a chat format instead, e.g. chat_format='chatml'",
+            )
+        chat_format, entry = None, None
     named = chat_format or (entry.chat_format if entry is not None else None)
     template: ChatTemplate | None = None
     if named:

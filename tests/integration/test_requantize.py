@@ -36,3 +36,22 @@ def test_unknown_format_names_the_choices(smollm2: LocalModel, tmp_path: Path) -
     with pytest.raises(UserError, match="unknown weight format 'q3'") as caught:
         requantize(smollm2.path, tmp_path / "x.gguf", format="q3")
     assert "q4_0" in caught.value.hint and not (tmp_path / "x.gguf").exists()
+
+
+def test_the_reported_chat_format_is_accepted_back(smollm2: LocalModel, tmp_path: Path) -> None:
+    """``LocalModel.chat_format`` says "gguf" for a file's own template; passing it back
+    renders chats the same way, and a file without a template is refused clearly."""
+    from collab.models.catalog import model_path
+
+    copy = LocalModel(smollm2.path, n_ctx=512, chat_format=smollm2.chat_format)
+    try:
+        prompt = "List the days of the week."
+        assert copy.chat_format == smollm2.chat_format
+        assert copy.prompt_tokens(prompt) == smollm2.prompt_tokens(prompt)
+    finally:
+        copy.close()
+    gemma = model_path("gemma3-270m", pull=False)
+    if gemma.is_file():
+        with pytest.raises(UserError, match="needs a chat template") as caught:
+            LocalModel(gemma, n_ctx=256, chat_format="gguf")
+        assert "chatml" in caught.value.hint
