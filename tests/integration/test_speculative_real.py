@@ -219,3 +219,23 @@ def test_a_batch_invariant_plain_model_generates_what_the_speculative_one_does(
         assert fast.text == plain.text, prompt
         assert not isinstance(plain, SpeculativeCompletion)
     assert speculative.count_tokens(long_prompt) > 600
+
+
+def test_schema_calls_decode_plainly_under_their_grammar(
+    speculative: LocalModel, invariant_plain: LocalModel
+) -> None:
+    """A grammar decides tokens the draft knows nothing of: such calls skip speculation and
+    answer exactly as the plain model does, then speculation resumes."""
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        country: str
+
+    prompt = "Name a large city and its country, as JSON."
+    fast = speculative.complete(prompt, max_tokens=40, schema=City)
+    plain = invariant_plain.complete(prompt, max_tokens=40, schema=City)
+    assert isinstance(fast.parsed, City) and fast.parsed == plain.parsed
+    assert getattr(fast, "speculation", None) is None
+    after = speculative.complete(PROMPTS[0], max_tokens=32)
+    assert isinstance(after, SpeculativeCompletion) and after.speculation is not None
