@@ -38,8 +38,9 @@ class SpeculativeDecoder:
             probe = probe_batches(
                 llm, self.settings.max_draft + 1, key=self._key, exact=self.settings.exact
             )
-            for n, seconds in probe.seconds.items():
-                self._costs.observe(n, seconds)
+            for timings in probe.rounds:  # smallest size first: each batch against its round
+                for n, seconds in sorted(timings.items()):
+                    self._costs.observe(n, seconds)
             self._sizes = probe.sizes
         return self._sizes
 

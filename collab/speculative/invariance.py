@@ -33,7 +33,7 @@ _HEAD = 8
 
 _TIMED = (1, 2, 4, 8, 16, 32)
 """Batch sizes timed (those allowed); the schedule interpolates the others."""
-_TIMING_ROUNDS = 3
+_TIMING_ROUNDS = 4
 
 
 class BatchProbe(NamedTuple):
@@ -41,8 +41,14 @@ class BatchProbe(NamedTuple):
 
     sizes: tuple[int, ...]
     """Verification batch sizes allowed (ascending, from 1)."""
-    seconds: dict[int, float]
-    """Median seconds of a decode of each timed size, logits for every token."""
+    rounds: tuple[dict[int, float], ...]
+    """Seconds of a decode of each timed size (logits for every token), per timing round;
+    each round times the sizes back to back, smallest first."""
+
+    @property
+    def seconds(self) -> dict[int, float]:
+        """Median seconds of a decode of each timed size."""
+        return {n: statistics.median(r[n] for r in self.rounds) for n in self.rounds[0]}
 
 
 _cache: dict[tuple[object, ...], BatchProbe] = {}
@@ -90,18 +96,17 @@ def probe_batches(
     timed = [n for n in _TIMED if n <= allowed[-1]]
     if allowed[-1] not in timed:
         timed.append(allowed[-1])
-    samples: dict[int, list[float]] = {n: [] for n in timed}
+    rounds: list[dict[int, float]] = []
     for _ in range(_TIMING_ROUNDS):
+        rounds.append({})
         for n in timed:
             ctx.truncate(_HEAD)
             started = time.perf_counter()
             ctx.decode(tail[:n])
-            samples[n].append(time.perf_counter() - started)
+            rounds[-1][n] = time.perf_counter() - started
     llm.reset()  # type: ignore[no-untyped-call]
     ctx.invalidate_logits()
-    result = BatchProbe(
-        tuple(allowed), {n: float(statistics.median(s)) for n, s in samples.items()}
-    )
+    result = BatchProbe(tuple(allowed), tuple(rounds))
     with _lock:
         _cache[full_key] = result
     return result

@@ -35,37 +35,60 @@ _WINDOW = 15
 
 @dataclass
 class CostModel:
-    """Seconds per target decode of ``n`` tokens (logits for all), measured as steps run."""
+    """Seconds per target decode of ``n`` tokens (logits for all), measured as steps run.
 
-    _samples: dict[int, deque[float]] = field(default_factory=dict)
+    One-token decodes are frequent, so their recent median tracks how fast the machine is
+    right now; a batch of ``n`` is kept as its cost relative to that median when it ran. A
+    machine slowed or sped up by other work then moves every estimate together, and a batch
+    size timed during a busy moment does not look dear once the moment has passed.
+    """
+
+    _singles: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
+    _ratios: dict[int, deque[float]] = field(default_factory=dict)
+    """Per batch size above 1: its seconds over the one-token median at the time."""
 
     def observe(self, n: int, seconds: float) -> None:
-        samples = self._samples.get(n)
-        if samples is None:
-            samples = self._samples[n] = deque(maxlen=_WINDOW)
-        samples.append(seconds)
-
-    def seconds(self, n: int) -> float:
-        """The estimated cost of a decode of ``n`` tokens: measured, else interpolated between
-        the nearest measured sizes (extrapolated along the last two), else the prior slope (in
-        units of 1.0 per one-token decode before anything is measured)."""
-        measured = sorted((size, statistics.median(s)) for size, s in self._samples.items())
-        if len(measured) < 2:
-            size, value = measured[0] if measured else (1, 1.0)
-            single = value / (1 + PRIOR_SLOPE * (size - 1))
-            return single * (1 + PRIOR_SLOPE * (n - 1))
-        for (lo, lo_s), (hi, hi_s) in itertools.pairwise(measured):
-            if lo <= n <= hi:
-                return lo_s + (hi_s - lo_s) * (n - lo) / (hi - lo)
-        (lo, lo_s), (hi, hi_s) = measured[:2] if n < measured[0][0] else measured[-2:]
-        slope = max((hi_s - lo_s) / (hi - lo), 0.0)
-        anchor, anchor_s = (lo, lo_s) if n < lo else (hi, hi_s)
-        return max(anchor_s + slope * (n - anchor), 1e-9)
+        if n <= 1:
+            self._singles.append(seconds)
+            return
+        single = self.single
+        if single is None:  # nothing to compare with yet: read it as the prior would
+            single = seconds / _prior_ratio(n)
+            self._singles.append(single)
+        ratios = self._ratios.get(n)
+        if ratios is None:
+            ratios = self._ratios[n] = deque(maxlen=_WINDOW)
+        ratios.append(seconds / single)
 
     @property
     def single(self) -> float | None:
-        """The cost of a one-token decode, once anything is measured."""
-        return self.seconds(1) if self._samples else None
+        """The recent median cost of a one-token decode, once anything is measured."""
+        return statistics.median(self._singles) if self._singles else None
+
+    def seconds(self, n: int) -> float:
+        """The estimated cost of a decode of ``n`` tokens (in units of 1.0 per one-token
+        decode before anything is measured)."""
+        single = self.single
+        return (1.0 if single is None else single) * self.ratio(n)
+
+    def ratio(self, n: int) -> float:
+        """The cost of a decode of ``n`` tokens over a one-token decode: measured, else
+        interpolated between the nearest measured sizes (extrapolated along the last two),
+        else the prior slope."""
+        measured = [(1, 1.0)]
+        measured += sorted((size, statistics.median(r)) for size, r in self._ratios.items())
+        if len(measured) < 2:
+            return _prior_ratio(n)
+        for (lo, lo_r), (hi, hi_r) in itertools.pairwise(measured):
+            if lo <= n <= hi:
+                return lo_r + (hi_r - lo_r) * (n - lo) / (hi - lo)
+        (lo, lo_r), (hi, hi_r) = measured[-2:]
+        slope = max((hi_r - lo_r) / (hi - lo), 0.0)
+        return hi_r + slope * (n - hi)
+
+
+def _prior_ratio(n: int) -> float:
+    return 1 + PRIOR_SLOPE * (n - 1)
 
 
 @dataclass

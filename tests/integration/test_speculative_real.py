@@ -58,6 +58,16 @@ def speculative(smollm2: LocalModel) -> Iterator[LocalModel]:
 
 
 @pytest.fixture(scope="module")
+def forced(smollm2: LocalModel) -> Iterator[LocalModel]:
+    """Every draft on offer verified: whether drafting pays depends on the machine's batch
+    costs (the benchmark's business), what is drafted and metered must not."""
+    settings = Speculative(adaptive=False)
+    model = LocalModel(smollm2.path, name="smollm2-forced", n_ctx=2048, speculative=settings)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
 def reference(smollm2: LocalModel) -> Iterator[Llama]:
     """llama-cpp-python's own greedy decoding, on a context set up as the speculative one."""
     llm = Llama(str(smollm2.path), n_ctx=2048, verbose=False, **INVARIANT_CONTEXT)
@@ -77,14 +87,15 @@ def reference_text(model: LocalModel, llm: Llama, prompt: object, max_tokens: in
 def test_greedy_prompt_lookup_is_the_targets_output_on_many_prompts(
     speculative: LocalModel, reference: Llama
 ) -> None:
-    drafted = 0
     for prompt in PROMPTS:
         done = speculative.complete(prompt, max_tokens=48)  # type: ignore[arg-type]
         assert isinstance(done, SpeculativeCompletion) and done.speculation is not None
         assert done.text == reference_text(speculative, reference, prompt, 48), prompt
-        drafted += done.speculation.drafted
-        assert done.speculation.tokens == done.usage.completion_tokens
-    assert drafted > 0  # the copy-heavy prompts did speculate
+        stats = done.speculation
+        assert stats.tokens == done.usage.completion_tokens
+        assert stats.accepted <= stats.drafted
+        # each decode yields its accepted drafts and one token of its own (the prefill, one)
+        assert stats.tokens <= 1 + stats.target_decodes + stats.accepted
 
 
 def test_forced_long_drafts_stay_lossless(smollm2: LocalModel, reference: Llama) -> None:
@@ -119,26 +130,26 @@ def test_a_layer_skipping_draft_model_is_lossless(
         assert accepted > 0
 
 
-def test_stream_equals_complete_and_calls_are_metered(speculative: LocalModel) -> None:
+def test_stream_equals_complete_and_calls_are_metered(forced: LocalModel) -> None:
     prompt = PROMPTS[0]
     with Run() as run:
-        stream = speculative.stream(prompt, max_tokens=64)
+        stream = forced.stream(prompt, max_tokens=64)
         streamed = "".join(stream)
-        done = speculative.complete(prompt, max_tokens=64)
+        done = forced.complete(prompt, max_tokens=64)
     assert streamed == done.text
     assert stream.completion.speculation is not None  # type: ignore[attr-defined]
     records = run.ledger.records
-    assert [r.model for r in records] == ["smollm2-spec", "smollm2-spec"]
+    assert [r.model for r in records] == ["smollm2-forced", "smollm2-forced"]
     assert records[1].completion_tokens == done.usage.completion_tokens
     for record, completion in zip(records, [stream.completion, done], strict=True):
         assert record.speculation == completion.speculation  # type: ignore[attr-defined]
         assert record.speculation is not None and record.speculation.drafted > 0
 
 
-def test_a_prediction_is_drafted_from(speculative: LocalModel) -> None:
+def test_a_prediction_is_drafted_from(forced: LocalModel) -> None:
     prompt = "Write one sentence about a lighthouse."
-    plain = speculative.complete(prompt, max_tokens=40)
-    predicted = speculative.complete(prompt, max_tokens=40, prediction=plain.text)
+    plain = forced.complete(prompt, max_tokens=40)
+    predicted = forced.complete(prompt, max_tokens=40, prediction=plain.text)
     assert predicted.text == plain.text
     stats = predicted.speculation  # type: ignore[attr-defined]
     assert stats.accepted > 0.5 * stats.tokens  # the prediction was right: mostly accepted

@@ -219,6 +219,19 @@ def test_cost_model_uses_measurements_and_fits_the_sizes_in_between() -> None:
     costs.observe(9, 0.050)
     assert costs.seconds(1) == pytest.approx(0.010)
     assert costs.seconds(5) == pytest.approx(0.030)  # on the line through 1 and 9
+    assert costs.seconds(17) == pytest.approx(0.090)  # along it beyond
+
+
+def test_cost_model_keeps_batch_costs_relative_to_the_machines_current_speed() -> None:
+    """A batch timed while the machine was busy does not stay dear once it is idle again."""
+    costs = CostModel()
+    for _ in range(15):
+        costs.observe(1, 0.020)  # busy: a one-token decode takes twice as long
+    costs.observe(9, 0.100)
+    for _ in range(15):
+        costs.observe(1, 0.010)  # idle again
+    assert costs.seconds(9) == pytest.approx(0.050)
+    assert costs.ratio(9) == pytest.approx(5.0)
 
 
 def test_best_length_drafts_long_when_acceptance_is_high_and_not_at_all_when_low() -> None:
