@@ -12,7 +12,6 @@ speculative sampling accepts with the target's own probability.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 from collab.models.local_generation import eog_checker
 from collab.speculative.context import Context
 from collab.speculative.draft_model import top_probability
-from collab.speculative.sources import EMPTY, Draft, DraftRequest
+from collab.speculative.sources import EMPTY, Draft, DraftClock, DraftRequest
 
 if TYPE_CHECKING:
     from collab.models.local import LocalModel
@@ -29,7 +28,6 @@ __all__ = ["CrossVocabDraft"]
 
 _OVERLAP = 3
 """Target tokens re-tokenised together with each draft, to line up the boundary."""
-_COST_DECAY = 0.7
 
 
 @dataclass(frozen=True)
@@ -68,13 +66,16 @@ class CrossVocabSession:
         self._request = request
         self._prompt_tokens = prompt_tokens
         self._n_target_prompt = len(request.prompt_tokens)
-        self.cost_per_token = 0.0
-        self._synced = False
+        self._clock = DraftClock()
+
+    @property
+    def cost_per_token(self) -> float:
+        return self._clock.per_token
 
     def propose(self, context: Sequence[int], limit: int) -> Draft:
         if limit <= 0:
             return EMPTY
-        started = time.perf_counter()
+        self._clock.start()
         vocab = self._request.vocab
         generated = list(context[self._n_target_prompt :])
         try:
@@ -90,8 +91,7 @@ class CrossVocabSession:
             if len(mine) + budget > ctx.n_ctx:
                 return EMPTY
             row = ctx.prefill(mine)
-            if not self._synced:  # the prompt's prefill is paid once, not per drafted token
-                started, self._synced = time.perf_counter(), True
+            self._clock.synced()
             is_eog = eog_checker(llm)
             drafted: list[int] = []
             ended = False
@@ -111,13 +111,7 @@ class CrossVocabSession:
         elif vocab.end_of_turn is not None:
             tokens.append(vocab.end_of_turn)
         tokens = tokens[:limit]
-        if tokens:
-            spent = (time.perf_counter() - started) / len(tokens)
-            self.cost_per_token = (
-                spent
-                if not self.cost_per_token
-                else _COST_DECAY * self.cost_per_token + (1 - _COST_DECAY) * spent
-            )
+        self._clock.stop(len(tokens))
         return Draft(tokens, kind="draft") if tokens else EMPTY
 
     def _to_target(self, generated: list[int], draft_text: bytes) -> list[int]:

@@ -10,14 +10,13 @@ will likely reject.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from collab.errors import UserError
 from collab.speculative.context import Context, fingerprint
-from collab.speculative.sources import EMPTY, Draft, DraftRequest
+from collab.speculative.sources import EMPTY, Draft, DraftClock, DraftRequest
 from collab.speculative.verify import Distribution
 
 if TYPE_CHECKING:
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from collab.models.local import LocalModel
 
 __all__ = ["DraftModel"]
-
-_COST_DECAY = 0.7
 
 
 @dataclass(frozen=True)
@@ -67,13 +64,16 @@ class DraftModelSession:
         self._stop_below = source.stop_below
         self._request = request
         self._vocab_eog = request.vocab.is_eog
-        self.cost_per_token = 0.0
-        self._synced = False
+        self._clock = DraftClock()
+
+    @property
+    def cost_per_token(self) -> float:
+        return self._clock.per_token
 
     def propose(self, context: Sequence[int], limit: int) -> Draft:
         if limit <= 0:
             return EMPTY
-        started = time.perf_counter()
+        self._clock.start()
         request = self._request
         sampler, rng = request.sampler, request.rng
         tokens: list[int] = []
@@ -83,8 +83,7 @@ class DraftModelSession:
             if len(context) + limit > ctx.n_ctx:
                 return EMPTY
             row = ctx.prefill(context)
-            if not self._synced:  # the prompt's prefill is paid once, not per drafted token
-                started, self._synced = time.perf_counter(), True
+            self._clock.synced()
             for i in range(limit):
                 if sampler is None:
                     token = int(row.argmax())
@@ -99,12 +98,7 @@ class DraftModelSession:
                 if i + 1 == limit or confidence < self._stop_below or self._vocab_eog(token):
                     break
                 row = ctx.decode([token])[0]
-        spent = (time.perf_counter() - started) / len(tokens)
-        self.cost_per_token = (
-            spent
-            if not self.cost_per_token
-            else _COST_DECAY * self.cost_per_token + (1 - _COST_DECAY) * spent
-        )
+        self._clock.stop(len(tokens))
         return Draft(tokens, kind="draft", dists=dists if sampler is not None else None)
 
     def close(self) -> None:

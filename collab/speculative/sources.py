@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -12,7 +13,7 @@ from collab.types import Prompt
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Draft", "DraftRequest", "DraftSession", "DraftSource", "TargetVocab"]
+__all__ = ["Draft", "DraftClock", "DraftRequest", "DraftSession", "DraftSource", "TargetVocab"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,37 @@ class Draft:
 
 
 EMPTY = Draft([])
+
+
+class DraftClock:
+    """Seconds a model drafter spends per drafted token, smoothed across its drafts.
+
+    ``start()`` before drafting, ``synced()`` once the drafter's context holds the prompt (the
+    first prefill is paid once per generation, not per drafted token), ``stop(n)`` after.
+    """
+
+    decay = 0.7
+    """Weight the previous estimate keeps at each draft."""
+
+    def __init__(self) -> None:
+        self.per_token = 0.0
+        self._started = 0.0
+        self._synced = False
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def synced(self) -> None:
+        if not self._synced:
+            self._started, self._synced = time.perf_counter(), True
+
+    def stop(self, tokens: int) -> None:
+        if tokens:
+            spent = (time.perf_counter() - self._started) / tokens
+            previous = self.per_token
+            self.per_token = (
+                spent if not previous else self.decay * previous + (1 - self.decay) * spent
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +101,10 @@ class DraftRequest:
 class DraftSession(Protocol):
     """Drafting state for one generation."""
 
-    cost_per_token: float
-    """Seconds to draft one token (measured; 0 for drafts that cost nothing to make)."""
+    @property
+    def cost_per_token(self) -> float:
+        """Seconds to draft one token (measured; 0 for drafts that cost nothing to make)."""
+        ...
 
     def propose(self, context: Sequence[int], limit: int) -> Draft:
         """Up to ``limit`` tokens likely to follow ``context`` (prompt and every token

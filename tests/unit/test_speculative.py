@@ -281,3 +281,21 @@ def test_speculative_argument_resolves_to_settings() -> None:
         resolve(Speculative(max_draft=0))
     with pytest.raises(UserError, match="speculative= takes"):
         resolve("fast")
+
+
+def test_draft_clock_leaves_out_the_first_prefill_and_smooths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collab.speculative import sources
+
+    now = iter([0.0, 5.0, 5.4, 10.0, 10.8])  # start, synced, stop; start, stop
+    monkeypatch.setattr(sources.time, "perf_counter", lambda: next(now))
+    clock = sources.DraftClock()
+    clock.start()
+    clock.synced()  # the 5 s prefill of the prompt is not a drafting cost
+    clock.stop(4)
+    assert clock.per_token == pytest.approx(0.1)
+    clock.start()
+    clock.synced()  # already synced: the timer keeps running from start()
+    clock.stop(4)
+    assert clock.per_token == pytest.approx(0.7 * 0.1 + 0.3 * 0.2)
