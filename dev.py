@@ -31,7 +31,12 @@ LLAMA_CPP_VERSION = "0.3.36"
 PORTABLE_CMAKE_ARGS = (
     "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 )
-DEFAULT_MODELS = ["smollm2-135m-instruct", "gemma3-270m"]
+DEFAULT_MODELS = [
+    "smollm2-135m-instruct",
+    "gemma3-270m",
+    "qwen2.5-coder-0.5b-instruct",
+    "qwen2.5-coder-1.5b-instruct",
+]
 STAMP = VENV / "collab-setup.json"
 
 

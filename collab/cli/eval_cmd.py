@@ -82,7 +82,23 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         with status.status("loading the local SLM and starting the remote LLM..."):
             slm, llm = stack.enter_context(open_models(args.slm, args.llm, threads=args.threads))
-        system = pattern.factory(EvalSetup(slm=slm, llm=llm, dataset=dataset))
+        if args.record:  # greedy calls recorded, and replayed when another evaluation asks them
+            from collab.models.recorded import RecordedModel
+
+            slm = stack.enter_context(RecordedModel(slm, args.record))
+            llm = stack.enter_context(RecordedModel(llm, args.record))
+        judge = None
+        if args.judge == "program":
+            from collab.evaluation.verifiers import program_verifier
+
+            judge = program_verifier(dataset)
+            if judge is None:
+                raise UserError(
+                    f"no program verifier fits dataset {dataset.name!r}",
+                    hint="program judges exist for humaneval and bfcl-*; use --judge self",
+                )
+        setup = EvalSetup(slm=slm, llm=llm, dataset=dataset, judge=judge, hint=not args.no_hint)
+        system = pattern.factory(setup)
         columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress("[bold]{task.description}", *columns, console=status) as bar:
             task = bar.add_task(f"{pattern.name} on {dataset.name}", total=len(dataset))
@@ -142,6 +158,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=0.95,
         help="mark the cheapest threshold keeping this share of LLM-only accuracy (default 0.95)",
+    )
+    parser.add_argument(
+        "--judge",
+        choices=["self", "program"],
+        default="self",
+        help="how the cascade judges drafts: the SLM's logits (default), or a program "
+        "(docstring examples run in the sandbox for humaneval; the call's shape for bfcl)",
+    )
+    parser.add_argument(
+        "--no-hint",
+        action="store_true",
+        help="escalate the plain question, without the SLM's draft as a hint",
+    )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="record greedy model calls in FILE and replay them when asked again "
+        "(share one FILE between evaluations of several patterns)",
     )
     parser.add_argument("--out", help="results folder (default ./eval-results)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plot")

@@ -54,6 +54,11 @@ class EvalSetup:
     llm: Model
     dataset: Dataset
     """Its ``instructions`` and ``max_tokens`` say how to ask the items."""
+    judge: Callable[[str, str, str], float] | None = None
+    """A program verifier (``collab.evaluation.verifiers``) to judge drafts with, instead of
+    the SLM's own logits."""
+    hint: bool = True
+    """Whether an escalated question shows the LLM the SLM's draft."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,7 @@ def cascade_system(setup: EvalSetup) -> TwoWaySystem:
         system=dataset.instructions,
         draft_max_tokens=dataset.max_tokens,
         answer_max_tokens=dataset.max_tokens,
+        hint=setup.hint,
     )
     never = config.model_copy(update={"threshold": 0.0})
     # One free run on scripted models loads LangGraph now, not in the first item's latency.
@@ -175,7 +181,9 @@ def cascade_system(setup: EvalSetup) -> TwoWaySystem:
     cascade.run("warm-up", slm=warm, llm=warm, config=never, judge=_always_escalate)
 
     def cheap(item: Item) -> PatternResult:
-        return cascade.run(item.input, slm=setup.slm, llm=setup.llm, config=never)
+        return cascade.run(
+            item.input, slm=setup.slm, llm=setup.llm, config=never, judge=setup.judge
+        )
 
     def expensive(item: Item, drafted: PatternResult) -> PatternResult:
         draft = str(drafted.details.get("draft", ""))

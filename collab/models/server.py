@@ -29,7 +29,7 @@ from collab.pricing import ModelPrice
 
 __all__ = ["DEFAULT_SERVER_MODEL", "STAND_IN_PRICE", "EmbeddedServer", "embedded_llm"]
 
-DEFAULT_SERVER_MODEL = "smollm2-135m-instruct"
+DEFAULT_SERVER_MODEL = "qwen2.5-coder-1.5b-instruct"
 """Chosen by measurement (README, bench/choose_server_model.py)."""
 
 STAND_IN_PRICE = ModelPrice(input_per_mtok_usd=0.15, output_per_mtok_usd=0.60)
