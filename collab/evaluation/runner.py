@@ -32,7 +32,7 @@ from collab.evaluation.scoring import Scorer
 from collab.evaluation.systems import OneWaySystem, System, TwoWaySystem
 
 if TYPE_CHECKING:
-    from collab.ledger import Ledger
+    from collab.budget.ledger import Ledger
     from patterns.common import PatternResult
 
 __all__ = ["MAX_SWEEP_ROWS", "EvalReport", "ItemResult", "Row", "Side", "evaluate"]

@@ -158,7 +158,7 @@ def cascade_system(setup: EvalSetup) -> TwoWaySystem:
     expensive side replays that draft through the cascade at threshold 1, so the LLM is asked
     exactly what the cascade would send it (the draft as a hint, if the config says so).
     """
-    from collab.ledger import Ledger
+    from collab.budget.ledger import Ledger
     from collab.models.scripted import ScriptedModel
     from patterns import cascade
     from patterns.cascade import CascadeConfig
@@ -214,8 +214,8 @@ def router_system(setup: EvalSetup) -> TwoWaySystem:
     with one fixed to the LLM, so each is asked exactly what the router would ask it. A
     routed question pays the routing and one answer: escalating replaces the SLM's answer.
     """
+    from collab.budget.run import Run, scope
     from collab.models.scripted import ScriptedModel
-    from collab.run import Run, scope
     from patterns import router
     from patterns.common import PatternResult
     from patterns.router import DifficultyRouter, RouterConfig
@@ -231,14 +231,14 @@ def router_system(setup: EvalSetup) -> TwoWaySystem:
     router.run("warm-up", slm=warm, llm=warm, config=config, router=_to_slm)
 
     def decide(item: Item) -> PatternResult:
-        metered = Run(local_model=setup.slm, remote_model=setup.llm)
-        with metered, scope(node="route", role="router"):
+        routing = Run(local_model=setup.slm, remote_model=setup.llm)
+        with routing, scope(node="route", role="router"):
             p = p_easy(item.input)
         return PatternResult(
             answer="",
             answered_by=setup.slm.name,
             details={"confidence": p},
-            ledger=metered.ledger,
+            ledger=routing.ledger,
         )
 
     def cheap(item: Item) -> PatternResult:
@@ -330,7 +330,8 @@ def slm_judges_llm_system(setup: EvalSetup) -> OneWaySystem:
 def _alone(setup: EvalSetup) -> dict[str, Callable[[str], PatternResult]]:
     """The LLM alone and the SLM alone, each asked once as the dataset says: the baselines
     of a one-way system."""
-    from collab.run import Run
+    from collab.budget.metered import metered
+    from collab.budget.run import Run
     from patterns.common import PatternResult
 
     dataset = setup.dataset
@@ -341,13 +342,13 @@ def _alone(setup: EvalSetup) -> dict[str, Callable[[str], PatternResult]]:
                 {"role": "system", "content": dataset.instructions},
                 {"role": "user", "content": question},
             ]
-            with Run(local_model=setup.slm, remote_model=setup.llm) as metered:
-                done = model.complete(messages, max_tokens=dataset.max_tokens)
+            with Run(local_model=setup.slm, remote_model=setup.llm) as alone:
+                done = metered(model).complete(messages, max_tokens=dataset.max_tokens)
             return PatternResult(
                 answer=done.text.strip(),
                 answered_by=done.model,
                 escalated=escalated,
-                ledger=metered.ledger,
+                ledger=alone.ledger,
             )
 
         return answer

@@ -13,15 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from collab.budget import LIMIT_NAMES, Budget, Scope
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import CallRecord, Ledger
+from collab.budget.limits import LIMIT_NAMES, Budget, Scope
+from collab.budget.meter import Meter, Reservation
+from collab.budget.prices import set_price
 from collab.errors import BudgetExceeded, UserError
 from collab.events import CallStarted, Event
-from collab.ledger import CallRecord, Ledger
-from collab.meter import Meter, Reservation
 from collab.models.scripted import ScriptedModel
-from collab.pricing import ModelPrice, set_price
-from collab.types import Completion, Usage
+from collab.types import Completion, ModelPrice, Usage
 
 RATE = 0.001
 """USD per token of the scripted remote model: 10 tokens cost $0.01."""

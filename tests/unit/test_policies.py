@@ -13,13 +13,10 @@ from typing import TypedDict
 
 import pytest
 
-from collab.budget import Budget, Scope
-from collab.errors import BudgetExceeded, UserError
-from collab.events import CallStarted, Event
-from collab.ledger import CallRecord
-from collab.meter import Meter
-from collab.models.scripted import ScriptedModel
-from collab.policies import (
+from collab.budget.ledger import CallRecord
+from collab.budget.limits import Budget, Scope
+from collab.budget.meter import Meter
+from collab.budget.policies import (
     Decision,
     Degrade,
     Exceeded,
@@ -29,6 +26,9 @@ from collab.policies import (
     RaiseLimits,
     UseModel,
 )
+from collab.errors import BudgetExceeded, UserError
+from collab.events import CallStarted, Event
+from collab.models.scripted import ScriptedModel
 
 RATE = 0.001
 """USD per token of the scripted remote model: 10 tokens cost $0.01."""

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from collab.budget import LIMIT_NAMES, LimitName, Scope
+from collab.budget.limits import LIMIT_NAMES, LimitName, Scope
+from collab.budget.prices import format_usd
 from collab.errors import BudgetExceeded, UserError
-from collab.pricing import format_usd
 
 if TYPE_CHECKING:
-    from collab.budget import PolicyName
+    from collab.budget.limits import PolicyName
     from collab.models.base import Model
 
 __all__ = [

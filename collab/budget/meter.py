@@ -16,12 +16,12 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from collab.budget import LIMIT_NAMES, RUN_SCOPE, Budget, Scope
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import CallRecord, Ledger, Outcome
+from collab.budget.limits import LIMIT_NAMES, RUN_SCOPE, Budget, Scope
+from collab.budget.policies import Exceeded, Proceed, RaiseLimits, UseModel, resolve_policy
 from collab.errors import BudgetExceeded, UserError
 from collab.events import CallStarted, Event, EventHub
-from collab.ledger import CallRecord, Ledger, Outcome
-from collab.policies import Exceeded, Proceed, RaiseLimits, UseModel, resolve_policy
 from collab.redaction import redact
 from collab.types import Completion
 

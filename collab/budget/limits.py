@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from collab.errors import UserError
 
 if TYPE_CHECKING:
-    from collab.policies import BudgetPolicy
+    from collab.budget.policies import BudgetPolicy
 
 __all__ = ["LIMIT_NAMES", "Budget", "LimitName", "PolicyName", "Scope"]
 
@@ -47,7 +47,7 @@ class Budget:
 
     usd: float | None = None
     """US dollars the remote models may cost. Local models never count here (see
-    ``collab.local_cost`` for what they are recorded as costing)."""
+    ``collab.budget.local_costs`` for what they are recorded as costing)."""
     remote_tokens: int | None = None
     """Prompt plus completion tokens sent to and received from remote models."""
     local_tokens: int | None = None
