@@ -13,7 +13,7 @@ from collab.errors import UserError
 if TYPE_CHECKING:
     from collab.budget.policies import BudgetPolicy
 
-__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "PolicyName", "Scope"]
+__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "LimitScope", "PolicyName"]
 
 LimitName = Literal["usd", "remote_tokens", "local_tokens", "calls", "wall_s"]
 LIMIT_NAMES: tuple[LimitName, ...] = ("usd", "remote_tokens", "local_tokens", "calls", "wall_s")
@@ -23,7 +23,7 @@ PolicyName = Literal["raise", "degrade", "interrupt"]
 _POLICY_NAMES = ("raise", "degrade", "interrupt")
 
 
-class Scope(NamedTuple):
+class LimitScope(NamedTuple):
     """Where a limit applies: the whole run, one graph node, or one role."""
 
     kind: Literal["run", "node", "role"]
@@ -33,7 +33,7 @@ class Scope(NamedTuple):
         return "run" if self.kind == "run" else f"{self.kind} {self.name!r}"
 
 
-RUN_SCOPE = Scope("run")
+RUN_SCOPE = LimitScope("run")
 
 
 @dataclass(frozen=True, kw_only=True)
