@@ -40,7 +40,7 @@ RUN_SCOPE = LimitScope("run")
 class Budget:
     """What a run may spend; every limit left at ``None`` is unlimited.
 
-    The run's limits cover every model call made inside ``collab.Run``; ``per_node`` and
+    The run's limits cover every metered call made inside ``collab.Run``; ``per_node`` and
     ``per_role`` add limits for the calls made in one graph node or by one role, checked
     together with the run's (a call goes ahead only when it fits all of them).
     """
