@@ -1,7 +1,8 @@
 """Metering overhead: per model call, and per graph node, side by side in one run.
 
-(a) ``ScriptedModel.complete`` inside ``collab.Run`` with a USD and a call budget (reserve,
-    price, settle, ledger) against the same call outside any run; target < 50 us per call.
+(a) ``collab.metered(ScriptedModel).complete`` inside ``collab.Run`` with a USD and a call
+    budget (reserve, price, settle, ledger) against the bare model's call; target < 50 us
+    per call.
 (b) a 10-node LangGraph chain: ``collab.graph.node`` wrapped nodes inside a budgeted ``Run``
     against plain nodes with no run, both doing the same state update; target ratio <= 1.15.
 (c) the same chain with one scripted model call per node, metered against unmetered: the
@@ -22,7 +23,7 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from bench.report import Row, report
-from collab import Budget, Run, ScriptedModel
+from collab import Budget, Run, ScriptedModel, metered
 from collab.graph import node
 
 ROUNDS = 15
@@ -51,18 +52,22 @@ def _per_call_s(fn: Callable[[], None], n: int) -> float:
 def call_overhead() -> tuple[float, float]:
     """Median seconds per call: metered, unmetered."""
     model = _model()
+    wrapped = metered(model)
     prompt = "what is the capital of france"
 
-    def one() -> None:
+    def bare() -> None:
         model.complete(prompt, max_tokens=16)
 
-    metered, plain = [], []
+    def one() -> None:
+        wrapped.complete(prompt, max_tokens=16)
+
+    ours, plain = [], []
     for _ in range(ROUNDS):
-        plain.append(_per_call_s(one, CALLS_PER_ROUND))
+        plain.append(_per_call_s(bare, CALLS_PER_ROUND))
         with Run(budget=_budget()):
-            metered.append(_per_call_s(one, CALLS_PER_ROUND))
+            ours.append(_per_call_s(one, CALLS_PER_ROUND))
         model.calls.clear()
-    return statistics.median(metered), statistics.median(plain)
+    return statistics.median(ours), statistics.median(plain)
 
 
 class Chain(TypedDict):
@@ -70,10 +75,12 @@ class Chain(TypedDict):
 
 
 def _chain(model: ScriptedModel | None, *, wrapped: bool) -> Any:
+    called = metered(model) if wrapped and model is not None else model
+
     def step(state: Chain) -> dict[str, str]:
-        if model is None:
+        if called is None:
             return {"text": state["text"]}
-        return {"text": model.complete(state["text"], max_tokens=16).text}
+        return {"text": called.complete(state["text"], max_tokens=16).text}
 
     builder = StateGraph(Chain)
     previous = START

@@ -186,7 +186,7 @@ class _NoDraft:
         return self
 
     def propose(self, context: Any, limit: int) -> Any:
-        from collab.speculative.sources import EMPTY
+        from collab.speculative.draft_sources import EMPTY
 
         return EMPTY
 

@@ -31,18 +31,11 @@ from collab.types import Completion, Message, Usage
 
 if TYPE_CHECKING:
     from collab import graph, tracing
-    from collab.budget import Budget
-    from collab.ledger import CallRecord, Ledger, Saving, Summary
-    from collab.local_cost import CpuSecondsCost, EnergyCost, FreeLocal, LocalCostModel
-    from collab.models.base import CompletionStream, Model
-    from collab.models.catalog import CatalogEntry, get_entry, list_models, pull
-    from collab.models.default_llm import default_llm
-    from collab.models.local import LocalModel
-    from collab.models.remote import RemoteModel
-    from collab.models.retry import RetryPolicy
-    from collab.models.scripted import ScriptedModel
-    from collab.models.server import EmbeddedServer, embedded_llm
-    from collab.policies import (
+    from collab.budget.ledger import CallRecord, Ledger, Saving, Summary
+    from collab.budget.limits import Budget
+    from collab.budget.local_costs import CpuSecondsCost, EnergyCost, FreeLocal, LocalCostModel
+    from collab.budget.metered import MeteredModel, metered
+    from collab.budget.policies import (
         BudgetPolicy,
         Degrade,
         Exceeded,
@@ -52,32 +45,43 @@ if TYPE_CHECKING:
         RaiseLimits,
         UseModel,
     )
-    from collab.pricing import ModelPrice, estimate_cost_usd, price_of, set_price
-    from collab.run import Run, active_run, scope
+    from collab.budget.prices import estimate_cost_usd, price_of, set_price
+    from collab.budget.run import Run, active_run, scope
+    from collab.models.base import CompletionStream, Model
+    from collab.models.catalog import CatalogEntry, get_entry, list_models, pull
+    from collab.models.default_llm import default_llm
+    from collab.models.local import LocalModel
+    from collab.models.remote import RemoteModel
+    from collab.models.retry import RetryPolicy
+    from collab.models.scripted import ScriptedModel
+    from collab.models.server import EmbeddedServer, embedded_llm
+    from collab.types import ModelPrice
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "Budget": "collab.budget",
-    "BudgetPolicy": "collab.policies",
-    "CallRecord": "collab.ledger",
-    "CpuSecondsCost": "collab.local_cost",
-    "Degrade": "collab.policies",
-    "EnergyCost": "collab.local_cost",
-    "Exceeded": "collab.policies",
-    "FreeLocal": "collab.local_cost",
-    "Interrupt": "collab.policies",
-    "Ledger": "collab.ledger",
-    "LocalCostModel": "collab.local_cost",
-    "Proceed": "collab.policies",
-    "Raise": "collab.policies",
-    "RaiseLimits": "collab.policies",
-    "Run": "collab.run",
-    "Saving": "collab.ledger",
-    "Summary": "collab.ledger",
-    "UseModel": "collab.policies",
-    "active_run": "collab.run",
-    "scope": "collab.run",
+    "Budget": "collab.budget.limits",
+    "BudgetPolicy": "collab.budget.policies",
+    "CallRecord": "collab.budget.ledger",
+    "CpuSecondsCost": "collab.budget.local_costs",
+    "Degrade": "collab.budget.policies",
+    "EnergyCost": "collab.budget.local_costs",
+    "Exceeded": "collab.budget.policies",
+    "FreeLocal": "collab.budget.local_costs",
+    "Interrupt": "collab.budget.policies",
+    "Ledger": "collab.budget.ledger",
+    "LocalCostModel": "collab.budget.local_costs",
+    "Proceed": "collab.budget.policies",
+    "Raise": "collab.budget.policies",
+    "RaiseLimits": "collab.budget.policies",
+    "MeteredModel": "collab.budget.metered",
+    "Run": "collab.budget.run",
+    "metered": "collab.budget.metered",
+    "Saving": "collab.budget.ledger",
+    "Summary": "collab.budget.ledger",
+    "UseModel": "collab.budget.policies",
+    "active_run": "collab.budget.run",
+    "scope": "collab.budget.run",
     "CatalogEntry": "collab.models.catalog",
     "CompletionStream": "collab.models.base",
     "EmbeddedServer": "collab.models.server",
@@ -85,11 +89,11 @@ _LAZY: dict[str, str] = {
     "Model": "collab.models.base",
     "RemoteModel": "collab.models.remote",
     "ScriptedModel": "collab.models.scripted",
-    "ModelPrice": "collab.pricing",
+    "ModelPrice": "collab.types",
     "RetryPolicy": "collab.models.retry",
-    "estimate_cost_usd": "collab.pricing",
-    "price_of": "collab.pricing",
-    "set_price": "collab.pricing",
+    "estimate_cost_usd": "collab.budget.prices",
+    "price_of": "collab.budget.prices",
+    "set_price": "collab.budget.prices",
     "default_llm": "collab.models.default_llm",
     "embedded_llm": "collab.models.server",
     "get_entry": "collab.models.catalog",
@@ -137,6 +141,7 @@ __all__ = [
     "LocalCostModel",
     "LocalModel",
     "Message",
+    "MeteredModel",
     "MissingAPIKeyError",
     "Model",
     "ModelCallError",
@@ -171,6 +176,7 @@ __all__ = [
     "get_entry",
     "graph",
     "list_models",
+    "metered",
     "price_of",
     "pull",
     "scope",

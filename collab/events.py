@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from collab.ledger import CallRecord
+from collab.budget.ledger import CallRecord
 
 __all__ = ["CallStarted", "Event", "EventHub", "NodeEnded", "NodeStarted", "StreamDelta"]
 

@@ -1,5 +1,7 @@
 """Metered, traced LangGraph nodes, and running a graph inside a ``collab.Run``.
 
+    slm = collab.metered(LocalModel("smollm2-135m-instruct"))
+
     @collab.graph.node(role="drafter")
     def draft(state: State) -> dict:
         return {"draft": slm.complete(state["question"]).text}
@@ -26,10 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar, overload
 
+from collab.budget.ledger import CallRecord, Ledger
+from collab.budget.meter import collect_records
+from collab.budget.run import Run, active_run, bind_run, scope
 from collab.events import NodeEnded, NodeStarted
-from collab.ledger import CallRecord, Ledger
-from collab.meter import collect_records
-from collab.run import Run, active_run, bind_run, scope
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -94,24 +96,20 @@ def ledger_of(state: Any) -> Ledger:
 @overload
 def node(fn: F, /) -> F: ...
 @overload
-def node(
-    *, name: str | None = None, role: str | None = None, fallback_run: Run | None = None
-) -> Callable[[F], F]: ...
+def node(*, name: str | None = None, role: str | None = None) -> Callable[[F], F]: ...
 def node(
     fn: F | None = None,
     /,
     *,
     name: str | None = None,
     role: str | None = None,
-    fallback_run: Run | None = None,
 ) -> F | Callable[[F], F]:
     """Meter and trace a LangGraph node (sync or async), as ``@node`` or ``@node(role=...)``.
 
     ``name`` defaults to the name the graph gave the node; ``role`` labels its calls for
     per-role budgets and summaries. The node keeps its signature, so LangGraph passes it
-    ``config`` and the rest as before. Its calls are metered by the active run, else the run
-    in ``config["configurable"]["collab_run"]``, else ``fallback_run`` (how a pattern built
-    with a budget stays capped when its graph is invoked bare).
+    ``config`` and the rest as before. The calls of its metered models (``collab.metered``)
+    are metered by the active run, else the run in ``config["configurable"]["collab_run"]``.
     """
 
     def wrap(fn: F) -> F:
@@ -119,7 +117,7 @@ def node(
 
             @functools.wraps(fn)
             async def anode(*args: Any, **kwargs: Any) -> Any:
-                frame = _NodeFrame(fn, name, role, args, fallback_run)
+                frame = _NodeFrame(fn, name, role, args)
                 try:
                     return frame.finish(await fn(*args, **kwargs))
                 except BaseException as error:
@@ -130,7 +128,7 @@ def node(
 
         @functools.wraps(fn)
         def snode(*args: Any, **kwargs: Any) -> Any:
-            frame = _NodeFrame(fn, name, role, args, fallback_run)
+            frame = _NodeFrame(fn, name, role, args)
             try:
                 return frame.finish(fn(*args, **kwargs))
             except BaseException as error:
@@ -156,14 +154,13 @@ class _NodeFrame:
         name: str | None,
         role: str | None,
         args: tuple[Any, ...],
-        fallback_run: Run | None,
     ) -> None:
         config = _graph_config()
         self.node = name or _node_name(config) or fn.__name__
         self.role = role
         self.state = args[0] if args else None
         active = active_run()
-        self.run = active or _configured_run(config) or fallback_run
+        self.run = active or _configured_run(config)
         self.bound = bind_run(self.run) if active is None and self.run is not None else None
         if self.bound is not None:
             self.bound.__enter__()

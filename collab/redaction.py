@@ -103,4 +103,4 @@ class SecretLogFilter(logging.Filter):
 
 
 LOG_FILTER = SecretLogFilter()
-"""The one filter: ``collab.models.litellm_import`` adds it to LiteLLM's loggers."""
+"""The one filter: ``collab.litellm_import`` adds it to LiteLLM's loggers."""

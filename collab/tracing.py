@@ -26,14 +26,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from collab.budget import LIMIT_NAMES, LimitName
+from collab.budget.ledger import CallRecord
+from collab.budget.limits import LIMIT_NAMES, LimitName
 from collab.errors import UserError
 from collab.events import CallStarted, Event, NodeEnded, NodeStarted, StreamDelta
-from collab.ledger import CallRecord
 from collab.redaction import redact
 
 if TYPE_CHECKING:
-    from collab.run import Run
+    from collab.budget.run import Run
 
 __all__ = ["JsonlTrace", "LiveView", "event_to_dict", "read_trace", "trace_run"]
 

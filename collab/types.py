@@ -1,12 +1,24 @@
-"""Data that crosses module boundaries: messages, usage, completions."""
+"""Data that crosses module boundaries: messages, usage, completions, prices."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Completion", "Message", "ModelKind", "Prompt", "SpeculationStats", "Usage"]
+from collab.errors import UserError
+
+__all__ = [
+    "Completion",
+    "Message",
+    "ModelKind",
+    "ModelPrice",
+    "Prompt",
+    "SpeculationStats",
+    "Usage",
+]
 
 ModelKind = Literal["local", "remote", "scripted"]
 """Where a model runs: in-process (local), over HTTP (remote), or from a script (tests)."""
@@ -108,3 +120,30 @@ class SpeculationStats(BaseModel):
     def tokens_per_decode(self) -> float | None:
         """Tokens per target forward pass (1.0 is plain decoding)."""
         return self.tokens / self.target_decodes if self.target_decodes else None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """What a model costs, in US dollars per million tokens."""
+
+    input_per_mtok_usd: float
+    """Price of one million prompt tokens."""
+    output_per_mtok_usd: float
+    """Price of one million completion tokens."""
+
+    def __post_init__(self) -> None:
+        for field, value in (
+            ("input_per_mtok_usd", self.input_per_mtok_usd),
+            ("output_per_mtok_usd", self.output_per_mtok_usd),
+        ):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise UserError(
+                    f"ModelPrice.{field} must be a finite number >= 0, got {value!r}",
+                    hint="prices are US dollars per million tokens, e.g. 0.15",
+                )
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Price of a call with these token counts."""
+        return (
+            prompt_tokens * self.input_per_mtok_usd + completion_tokens * self.output_per_mtok_usd
+        ) / 1_000_000

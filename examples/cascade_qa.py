@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session, saving_line
 from patterns import cascade
 from patterns.cascade import CascadeConfig
 
@@ -54,17 +53,6 @@ def answers_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
     for question, final in rows:
         table.add_row(question, final["answer"], f"{final['confidence']:.2f}", final["answered_by"])
     return table
-
-
-def saving_line(run: collab.Run) -> str:
-    saving = run.saving()
-    if saving.all_remote_usd is None:
-        return f"this run: ${saving.actual_usd:.6f}; the remote LLM has no price to compare"
-    return (
-        f"this run: ${saving.actual_usd:.6f} of remote spend; the same calls on "
-        f"{saving.remote_model} alone: ${saving.all_remote_usd:.6f} "
-        f"(saved {saving.saved_pct or 0.0:.0f}%)"
-    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,19 +86,15 @@ async def main(argv: list[str] | None = None) -> int:
     )
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
-            llm = stack.enter_context(collab.default_llm(args.llm))
+    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+        slm, llm, run = session.slm, session.llm, session.run
         graph = build_graph(slm, llm, threshold=args.threshold)
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
         finals: list[tuple[str, dict[str, Any]]] = []
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+        with session.live():
             for question in questions:
                 finals.append((question, graph.invoke({"question": question})))
         console.print(answers_table(finals))
-        console.print(run.ledger.rich_table("model", title="ledger by model"))
-        console.print(run.ledger.rich_table("node", title="ledger by node"))
+        session.print_ledger("model", "node")
         escalated = sum(1 for _, final in finals if final["answered_by"] != slm.name)
         degraded = run.ledger.total().degraded
         console.print(
@@ -119,8 +103,7 @@ async def main(argv: list[str] | None = None) -> int:
             f"wall time {time.perf_counter() - started:.1f} s"
         )
         console.print(saving_line(run))
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_trace_note()
     return 0
 
 

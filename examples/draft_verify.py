@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session
 from patterns import draft_verify
 from patterns.common import PatternResult, arun_graph
 from patterns.draft_verify import DraftVerifyConfig
@@ -93,19 +92,16 @@ async def main(argv: list[str] | None = None) -> int:
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
-            llm = stack.enter_context(collab.default_llm(args.llm))
+    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+        slm, llm, run = session.slm, session.llm, session.run
         graph = build_graph(slm, llm, predict=args.predict)
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
         results: list[tuple[str, PatternResult]] = []
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+        with session.live():
             for question in questions:
                 result = await arun_graph(graph, {"question": question}, run=run)
                 results.append((question, result))
         console.print(verdicts_table(results))
-        console.print(run.ledger.rich_table("node", title="ledger by node"))
+        session.print_ledger("node")
         accepted = [r for _, r in results if r.details["accepted"]]
         saved = sum(r.details["llm_tokens_saved"] for r in accepted)
         drafted = sum(r.details["draft_tokens"] for _, r in results)
@@ -117,8 +113,7 @@ async def main(argv: list[str] | None = None) -> int:
             f"{' (drafts sent as predictions)' if args.predict else ''}; "
             f"wall time {time.perf_counter() - started:.1f} s"
         )
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_trace_note()
     return 0
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session
 from patterns import speculative
 from patterns.speculative import EditConfig
 
@@ -104,25 +103,23 @@ async def main(argv: list[str] | None = None) -> int:
     document = Path(args.document).read_text() if args.document else DEFAULT_DOCUMENT
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(
-                collab.LocalModel.from_catalog("smollm2-135m-instruct", speculative=True)
-            )
-            llm = stack.enter_context(collab.default_llm(args.llm))
+    with open_session(
+        console,
+        budget=collab.Budget(usd=args.budget_usd),
+        llm=args.llm,
+        trace=args.trace,
+        speculative=True,
+    ) as session:
+        slm, llm = session.slm, session.llm
         graph = build_graph(slm, llm, predict=not args.no_predict)
-        run = stack.enter_context(
-            collab.Run(budget=collab.Budget(usd=args.budget_usd), local_model=slm, remote_model=llm)
-        )
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+        with session.live():
             final = graph.invoke({"question": args.instruction, "document": document})
         console.print(Syntax(diff(document, final["answer"]), "diff", word_wrap=True))
         for line in draft_lines(final):
             console.print(line)
-        console.print(run.ledger.rich_table("node", title="ledger by node"))
+        session.print_ledger("node")
         console.print(f"wall time {time.perf_counter() - started:.1f} s")
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_trace_note()
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
@@ -21,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session
 from patterns import llm_judges_slm
 from patterns.llm_judges_slm import GradingConfig, SLMEvaluation
 
@@ -78,13 +77,10 @@ async def main(argv: list[str] | None = None) -> int:
     config = grading_config(pass_score=args.pass_score)
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
-            llm = stack.enter_context(collab.default_llm(args.llm))
-        budget = collab.Budget(usd=args.budget_usd, policy="degrade")
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+    budget = collab.Budget(usd=args.budget_usd, policy="degrade")
+    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+        slm, llm, run = session.slm, session.llm, session.run
+        with session.live():
             report = llm_judges_slm.evaluate_slm(
                 questions, slm=slm, llm=llm, config=config, run=run
             )
@@ -95,9 +91,8 @@ async def main(argv: list[str] | None = None) -> int:
             f"{sum(r.degraded for r in report.results)} graded by the SLM itself (budget); "
             f"wall time {time.perf_counter() - started:.1f} s"
         )
-        console.print(run.ledger.rich_table("role", title="ledger by role"))
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_ledger("role")
+        session.print_trace_note()
     return 0
 
 

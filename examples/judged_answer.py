@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
@@ -22,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session
 from patterns import slm_judges_llm
 from patterns.common import arun_graph
 from patterns.slm_judges_llm import (
@@ -129,13 +128,10 @@ async def main(argv: list[str] | None = None) -> int:
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
-            llm = stack.enter_context(collab.default_llm(args.llm))
+    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+        slm, llm, run = session.slm, session.llm, session.run
         graph = build_graph(slm, llm, threshold=args.threshold, max_repairs=args.max_repairs)
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+        with session.live():
             result = await arun_graph(
                 graph,
                 {"question": args.question, "sources": sources},
@@ -152,10 +148,8 @@ async def main(argv: list[str] | None = None) -> int:
             f"{' (degraded to the SLM by the budget)' if result.degraded else ''}; "
             f"wall time {time.perf_counter() - started:.1f} s"
         )
-        console.print(run.ledger.rich_table("role", title="ledger by role"))
-        console.print(run.ledger.rich_table("model", title="ledger by model"))
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_ledger("role", "model")
+        session.print_trace_note()
     return 0
 
 

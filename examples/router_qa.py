@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 import collab
-from collab.tracing import trace_run
+from examples._session import open_session, saving_line
 from patterns import router
 from patterns.common import PatternResult, arun_graph
 from patterns.router import NeighbourRouter, RouterConfig
@@ -96,17 +95,6 @@ def labels_table(labelled: list[tuple[str, bool]]) -> Table:
     return table
 
 
-def saving_line(run: collab.Run) -> str:
-    saving = run.saving()
-    if saving.all_remote_usd is None:
-        return f"this run: ${saving.actual_usd:.6f}; the remote LLM has no price to compare"
-    return (
-        f"this run: ${saving.actual_usd:.6f} of remote spend; the same calls on "
-        f"{saving.remote_model} alone: ${saving.all_remote_usd:.6f} "
-        f"(saved {saving.saved_pct or 0.0:.0f}%)"
-    )
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="collab run router_qa", description=__doc__.split("\n")[0]
@@ -140,14 +128,11 @@ async def main(argv: list[str] | None = None) -> int:
     budget = collab.Budget(usd=args.budget_usd, policy=args.policy)
     console = Console()
     started = time.perf_counter()
-    with ExitStack() as stack:
-        with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog("smollm2-135m-instruct"))
-            llm = stack.enter_context(collab.default_llm(args.llm))
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=llm))
+    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+        slm, llm, run = session.slm, session.llm, session.run
         results: list[tuple[str, PatternResult]] = []
         labelled: list[tuple[str, bool]] = []
-        with trace_run(run, jsonl=args.trace, live=True, console=console):
+        with session.live():
             chosen: router.RouterSpec = None  # the SLM's own difficulty estimate
             if args.router == "knn":
                 chosen, labelled = knn_router(slm, config=config)
@@ -158,8 +143,7 @@ async def main(argv: list[str] | None = None) -> int:
         if labelled:
             console.print(labels_table(labelled))
         console.print(routes_table(results))
-        console.print(run.ledger.rich_table("node", title="ledger by node"))
-        console.print(run.ledger.rich_table("model", title="ledger by model"))
+        session.print_ledger("node", "model")
         to_llm = sum(1 for _, r in results if r.escalated)
         console.print(
             f"{to_llm} of {len(results)} questions routed to the remote LLM "
@@ -168,8 +152,7 @@ async def main(argv: list[str] | None = None) -> int:
             f"wall time {time.perf_counter() - started:.1f} s"
         )
         console.print(saving_line(run))
-        if args.trace:
-            console.print(f"trace written to {args.trace}")
+        session.print_trace_note()
     return 0
 
 

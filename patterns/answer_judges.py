@@ -24,7 +24,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from collab.budget.metered import metered
 from collab.errors import InvalidOutputError, UserError
+from collab.models.base import Model
 from collab.structured import OutputSchema
 from patterns.common import Verdict
 
@@ -60,7 +62,8 @@ class Scorer(Protocol):
 
 
 def _p_yes(model: Scorer, prompt: str) -> float:
-    yes, _no = model.score(prompt, ["yes", "no"])
+    scorer = metered(model) if isinstance(model, Model) else model  # the run meters it
+    yes, _no = scorer.score(prompt, ["yes", "no"])
     return float(yes)
 
 

@@ -15,17 +15,21 @@ Cascades" (Dohan et al., 2022); the judge is the P(True) self-evaluation of Kada
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from collab.run import Run
-from patterns.common import PatternResult, Verdict, arun_graph, as_state, run_graph
+from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
     "CascadeConfig",
@@ -82,19 +86,19 @@ def build(
     llm: Model,
     config: CascadeConfig | None = None,
     judge: Model | Judge | None = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """The cascade as a compiled LangGraph graph: draft -> judge -> accept | escalate.
 
-    ``judge``: a model with ``score`` (default ``slm``) or a ``Judge`` function. ``budget``
-    caps the graph's calls when it is invoked outside any ``collab.Run`` (over all its
-    invocations); ``run()`` opens a run per invocation instead.
+    ``judge``: a model with ``score`` (default ``slm``) or a ``Judge`` function.
+    ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``, ``name=``, ...); a
+    budget belongs to one invocation (``run(budget=)`` or the enclosing ``collab.Run``).
     """
     config = config or CascadeConfig()
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
     judge_fn = _judge_fn(judge if judge is not None else slm)
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
 
-    @node(role="drafter", fallback_run=fallback)
+    @node(role="drafter")
     def draft(state: CascadeState) -> CascadeState:
         messages = _messages(config, state["question"])
         if config.stream_draft:  # tokens reach the run's live view as they come
@@ -103,7 +107,7 @@ def build(
             text = slm.complete(messages, max_tokens=config.draft_max_tokens).text
         return {"draft": text.strip()}
 
-    @node(role="judge", fallback_run=fallback)
+    @node(role="judge")
     def judge_draft(state: CascadeState) -> CascadeState:
         p = judge_fn(state["question"], state["draft"], config.judge_prompt)
         verdict = Verdict(
@@ -122,7 +126,7 @@ def build(
             "details": {"confidence": state["confidence"], "draft": state["draft"]},
         }
 
-    @node(role="answerer", fallback_run=fallback)
+    @node(role="answerer")
     def escalate(state: CascadeState) -> CascadeState:
         question = _escalation(config, state["question"], state.get("draft", ""))
         done = llm.complete(_messages(config, question), max_tokens=config.answer_max_tokens)
@@ -148,7 +152,7 @@ def build(
     graph.add_conditional_edges("judge", route, ["accept", "escalate"])
     graph.add_edge("accept", END)
     graph.add_edge("escalate", END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def run(
@@ -163,7 +167,7 @@ def run(
 ) -> PatternResult:
     """Answer one question in its own metered run (or in ``run``)."""
     graph = build(slm=slm, llm=llm, config=config, judge=judge)
-    return run_graph(graph, {"question": question}, run=_run_for(slm, llm, budget, run))
+    return run_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 async def arun(
@@ -178,12 +182,7 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config, judge=judge)
-    return await arun_graph(graph, {"question": question}, run=_run_for(slm, llm, budget, run))
-
-
-def _run_for(slm: Model, llm: Model, budget: Budget | None, run: Run | None) -> Run:
-    """The caller's run, else one of the invocation's own (degrading to ``slm``)."""
-    return run or Run(budget=budget, local_model=slm, remote_model=llm)
+    return await arun_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 def calibrate(
@@ -227,11 +226,11 @@ def _escalate_only(
 ) -> PatternResult:
     """The LLM side for a question whose draft is known: the escalate step alone."""
     draft = cheap.details.get("draft", "")
-    with Run(local_model=slm, remote_model=llm) as metered:
+    with Run(local_model=slm, remote_model=llm) as side:
         text = _escalation(config, question, draft)
-        done = llm.complete(_messages(config, text), max_tokens=config.answer_max_tokens)
+        done = metered(llm).complete(_messages(config, text), max_tokens=config.answer_max_tokens)
     return PatternResult(
-        answer=done.text.strip(), answered_by=done.model, escalated=True, ledger=metered.ledger
+        answer=done.text.strip(), answered_by=done.model, escalated=True, ledger=side.ledger
     )
 
 

@@ -1,9 +1,11 @@
 """What every pattern shares: its result, judges' verdicts, and running it in a metered run.
 
-Each pattern module offers ``build(...)`` (a compiled LangGraph graph whose state has a
-``question`` in and an ``answer`` out, and carries its calls in ``collab_calls``, so it works as
-a subgraph), ``run(question, ...)`` / ``arun`` (one invocation in its own ``collab.Run`` unless
-the caller passes one, returning a ``PatternResult``), and a typed config.
+Each pattern module offers ``build(models..., **compile_options)`` (a ``CompiledStateGraph``
+whose state has a ``question`` in and an ``answer`` out, and carries its calls in
+``collab_calls``, so it works as a subgraph; its models are wrapped with ``collab.metered``
+once, so whatever run is active for an invocation meters them), ``run(question, ...)`` /
+``arun`` (one invocation in its own ``collab.Run`` with ``budget=`` unless the caller passes
+``run=`` or one is active, returning a ``PatternResult``), and a typed config.
 
 Graph state holds plain JSON values only: models such as ``Verdict`` go in as dicts
 (``as_state``) and come back typed in the ``PatternResult`` (``result_from``), so a
@@ -13,18 +15,25 @@ checkpointer stores and loads the state without registering any of our types.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collab.budget.ledger import Ledger
+from collab.budget.run import Run, active_run
 from collab.graph import GraphRun, ainvoke, invoke, ledger_of
-from collab.ledger import Ledger
-from collab.run import Run
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
+    from langgraph.cache.base import BaseCache
+    from langgraph.store.base import BaseStore
+    from langgraph.types import All, Checkpointer
+
+    from collab.budget.limits import Budget
+    from collab.models.base import Model
 
 __all__ = [
+    "CompileOptions",
     "PatternResult",
     "ReadResult",
     "Verdict",
@@ -34,6 +43,19 @@ __all__ = [
     "run_graph",
     "verdicts_in",
 ]
+
+
+class CompileOptions(TypedDict, total=False):
+    """What a pattern's ``build`` passes to LangGraph's ``StateGraph.compile``."""
+
+    checkpointer: Checkpointer
+    """Saves the state after each step (the "interrupt" budget policy needs one)."""
+    cache: BaseCache | None
+    store: BaseStore | None
+    interrupt_before: All | list[str] | None
+    interrupt_after: All | list[str] | None
+    debug: bool
+    name: str | None
 
 
 class Verdict(BaseModel):
@@ -107,20 +129,41 @@ ReadResult = Callable[[Mapping[str, Any]], PatternResult]
 """How a pattern's result is read from its graph's final state (default ``result_from``)."""
 
 
+def invocation_run(
+    run: Run | None, budget: Budget | None, slm: Model | None, llm: Model | None
+) -> Run | None:
+    """The run one pattern invocation is metered by: the caller's ``run``, else a new one
+    with ``budget`` (degrading to ``slm``, saving against ``llm``); ``None`` with neither,
+    so an enclosing ``collab.Run`` meters it."""
+    if run is not None:
+        if budget is not None:
+            raise TypeError("pass either run= or budget=, not both: the run has its budget")
+        return run
+    if budget is None and active_run() is not None:
+        return None
+    return Run(budget=budget, local_model=slm, remote_model=llm)
+
+
 def run_graph(
     graph: Any,
     inputs: Mapping[str, Any],
     config: RunnableConfig | None = None,
     *,
     run: Run | None = None,
+    budget: Budget | None = None,
+    slm: Model | None = None,
+    llm: Model | None = None,
     read: ReadResult = result_from,
 ) -> PatternResult:
-    """Invoke a pattern graph in ``run`` (default: a run of its own) and ``read`` its result.
+    """Invoke a pattern graph in ``invocation_run(run, budget, slm, llm)`` and ``read`` its
+    result.
 
     ``config`` goes to LangGraph: a graph compiled with a checkpointer needs a
     ``{"configurable": {"thread_id": ...}}`` (see ``collab.graph.invoke``).
     """
-    done: GraphRun = invoke(graph, dict(inputs), config, run=run)
+    done: GraphRun = invoke(
+        graph, dict(inputs), config, run=invocation_run(run, budget, slm, llm) or active_run()
+    )
     return read(done.output)
 
 
@@ -130,8 +173,13 @@ async def arun_graph(
     config: RunnableConfig | None = None,
     *,
     run: Run | None = None,
+    budget: Budget | None = None,
+    slm: Model | None = None,
+    llm: Model | None = None,
     read: ReadResult = result_from,
 ) -> PatternResult:
     """Async twin of ``run_graph``."""
-    done: GraphRun = await ainvoke(graph, dict(inputs), config, run=run)
+    done: GraphRun = await ainvoke(
+        graph, dict(inputs), config, run=invocation_run(run, budget, slm, llm) or active_run()
+    )
     return read(done.output)

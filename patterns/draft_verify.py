@@ -28,16 +28,20 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.evaluation.metrics import normalize
 from collab.graph import LedgerState, ledger_of, node
 from collab.models.base import Model
-from collab.run import Run
-from patterns.common import PatternResult, arun_graph, run_graph
+from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
     "DraftVerifyConfig",
@@ -105,19 +109,19 @@ def build(
     slm: Model,
     llm: Model,
     config: DraftVerifyConfig | None = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """Draft-verify as a compiled LangGraph graph: draft -> verify -> accept | correct |
     keep_draft.
 
-    ``budget`` caps the graph's calls when it is invoked outside any ``collab.Run`` (over
-    all its invocations); ``run()`` opens a run per invocation instead.
+    ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``, ``name=``, ...); a
+    budget belongs to one invocation (``run(budget=)`` or the enclosing ``collab.Run``).
     """
     config = config or DraftVerifyConfig()
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
     can_predict = config.predict and _takes_prediction(llm)
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
 
-    @node(role="drafter", fallback_run=fallback)
+    @node(role="drafter")
     def draft(state: DraftVerifyState) -> DraftVerifyState:
         messages = [
             {"role": "system", "content": config.system},
@@ -126,7 +130,7 @@ def build(
         done = slm.complete(messages, max_tokens=config.draft_max_tokens)
         return {"draft": done.text.strip(), "drafter": done.model}
 
-    @node(role="verifier", fallback_run=fallback)
+    @node(role="verifier")
     def verify(state: DraftVerifyState) -> DraftVerifyState:
         text = config.verify_prompt.format(question=state["question"], draft=state["draft"])
         messages = [
@@ -174,7 +178,7 @@ def build(
     graph.add_conditional_edges("verify", decide, ["accept", "correct", "keep_draft"])
     for end in ("accept", "correct", "keep_draft"):
         graph.add_edge(end, END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def run(
@@ -196,8 +200,7 @@ def run(
     or billed the prediction), else 0.
     """
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, {"question": question}, run=own)
+    return run_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 async def arun(
@@ -211,8 +214,7 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, {"question": question}, run=own)
+    return await arun_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 _EDGES = " \t\r\n*_`'\"“”‘’.,;:!?-()[]"

@@ -16,18 +16,22 @@ with an optional reference answer to grade against.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.ledger import Ledger
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.errors import InvalidOutputError
 from collab.graph import LedgerState, node
-from collab.ledger import Ledger
 from collab.models.base import Model
-from collab.run import Run
 from collab.types import Completion
-from patterns.common import PatternResult, Verdict, arun_graph, as_state, run_graph
+from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
     "Grade",
@@ -87,18 +91,18 @@ def build(
     slm: Model,
     llm: Model,
     config: GradingConfig | None = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """The pattern as a compiled LangGraph graph: answer (SLM) -> grade (LLM).
 
-    ``budget`` caps the graph's calls when it is invoked outside any ``collab.Run`` (over all
-    its invocations); ``run()`` opens a run per invocation instead.
+    ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``, ``name=``, ...); a
+    budget belongs to one invocation (``run(budget=)`` or the enclosing ``collab.Run``).
     """
     config = config or GradingConfig()
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
     threshold = (config.pass_score - 1) / 4
 
-    @node(role="answerer", fallback_run=fallback)
+    @node(role="answerer")
     def answer(state: GradingState) -> GradingState:
         messages = [
             {"role": "system", "content": config.system},
@@ -107,7 +111,7 @@ def build(
         done = slm.complete(messages, max_tokens=config.answer_max_tokens)
         return {"answer": done.text.strip(), "answered_by": done.model}
 
-    @node(role="judge", fallback_run=fallback)
+    @node(role="judge")
     def grade(state: GradingState) -> GradingState:
         messages = _grading_messages(config, state)
         done, retries, error = _grade(llm, messages, config.grade_max_tokens)
@@ -140,7 +144,7 @@ def build(
     graph.add_edge(START, "answer")
     graph.add_edge("answer", "grade")
     graph.add_edge("grade", END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def _grade(
@@ -203,8 +207,7 @@ def run(
     grader gave no valid grade), ``graded_by`` and ``grade_retries``.
     """
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, _inputs(question, reference), run=own)
+    return run_graph(graph, _inputs(question, reference), run=run, budget=budget, slm=slm, llm=llm)
 
 
 async def arun(
@@ -219,8 +222,9 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, _inputs(question, reference), run=own)
+    return await arun_graph(
+        graph, _inputs(question, reference), run=run, budget=budget, slm=slm, llm=llm
+    )
 
 
 class SLMEvaluation(BaseModel):

@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.errors import UserError
 from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from collab.run import Run
 from collab.types import Completion
-from patterns.common import PatternResult, arun_graph, run_graph
+from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
     "DifficultyRouter",
@@ -111,7 +115,7 @@ class DifficultyRouter:
                 f"the difficulty prompt has no {{question}} placeholder: {prompt!r:.100}",
                 hint="put {question} where the question goes",
             )
-        self.model = model
+        self.model = metered(model)  # metered by the run of each invocation
         self.prompt = prompt
 
     def __call__(self, question: str) -> float:
@@ -144,7 +148,7 @@ class NeighbourRouter:
                 f"got {examples!r:.100}",
                 hint="label questions with patterns.router.label_examples(...)",
             )
-        self.model = model
+        self.model = metered(model)  # metered by the run of each invocation
         self.k = k
         self.questions = [q for q, _ in pairs]
         self.labels = [bool(right) for _, right in pairs]
@@ -186,29 +190,29 @@ def build(
     llm: Model,
     config: RouterConfig | None = None,
     router: RouterSpec = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """The router as a compiled LangGraph graph: route -> slm_answer | llm_answer.
 
-    ``budget`` caps the graph's calls when it is invoked outside any ``collab.Run`` (over
-    all its invocations); ``run()`` opens a run per invocation instead.
+    ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``, ``name=``, ...); a
+    budget belongs to one invocation (``run(budget=)`` or the enclosing ``collab.Run``).
     """
     config = config or RouterConfig()
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
     p_easy_of = _router_fn(router, slm, config)
     kind = getattr(p_easy_of, "name", "function")
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
 
-    @node(role="router", fallback_run=fallback)
+    @node(role="router")
     def route(state: RouterState) -> RouterState:
         p = _probability(p_easy_of(state["question"]), state["question"])
         return {"p_easy": p, "route": "slm" if p >= config.threshold else "llm"}
 
-    @node(role="answerer", fallback_run=fallback)
+    @node(role="answerer")
     def slm_answer(state: RouterState) -> RouterState:
         done = _answer(slm, config, state["question"], config.slm_max_tokens)
         return _answered(state, done, kind, config, escalated=False)
 
-    @node(role="answerer", fallback_run=fallback)
+    @node(role="answerer")
     def llm_answer(state: RouterState) -> RouterState:
         done = _answer(llm, config, state["question"], config.llm_max_tokens)
         return _answered(state, done, kind, config, escalated=True)
@@ -226,7 +230,7 @@ def build(
     graph.add_conditional_edges("route", chosen, ["slm_answer", "llm_answer"])
     graph.add_edge("slm_answer", END)
     graph.add_edge("llm_answer", END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def run(
@@ -245,8 +249,7 @@ def run(
     ``route``, ``p_easy``, ``threshold`` and ``router`` (its kind).
     """
     graph = build(slm=slm, llm=llm, config=config, router=router)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, {"question": question}, run=own)
+    return run_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 async def arun(
@@ -261,8 +264,7 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config, router=router)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, {"question": question}, run=own)
+    return await arun_graph(graph, {"question": question}, run=run, budget=budget, slm=slm, llm=llm)
 
 
 def calibrate(
@@ -286,6 +288,7 @@ def calibrate(
     """
     config = config or RouterConfig()
     score = get_metric(metric)
+    slm, llm = metered(slm), metered(llm)
     p_easy_of = _router_fn(router, slm, config)
     if isinstance(p_easy_of, NeighbourRouter):
         p_easy_of.prepare()  # once, outside the examples' runs: no example pays for it
@@ -322,6 +325,7 @@ def label_examples(
     What a ``NeighbourRouter`` learns from; "right" is a metric score of at least 0.5.
     """
     config = config or RouterConfig()
+    slm = metered(slm)
     score = get_metric(metric)
     labelled = []
     for question, reference in examples:

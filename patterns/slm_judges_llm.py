@@ -21,15 +21,16 @@ feedback-driven repair as in Self-Refine (Madaan et al., 2023).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.errors import UserError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from collab.run import Run
 from patterns.answer_judges import (
     AnswerJudge,
     FormatGuard,
@@ -42,6 +43,7 @@ from patterns.answer_judges import (
     split_claims,
 )
 from patterns.common import (
+    CompileOptions,
     PatternResult,
     Verdict,
     arun_graph,
@@ -50,6 +52,9 @@ from patterns.common import (
     run_graph,
     verdicts_in,
 )
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
     "AnswerJudge",
@@ -125,23 +130,24 @@ def build(
     slm: Model,
     judges: Sequence[AnswerJudge] | None = None,
     config: JudgedAnswerConfig | None = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """The pattern as a compiled LangGraph graph: answer -> judge -> (repair -> judge)* -> finish.
 
     ``judges`` default to a ``RubricJudge`` on ``slm``, plus a ``GroundednessJudge`` on it
     when the invocation has sources. ``slm`` is also where a "degrade" budget policy sends the
-    LLM's calls. ``budget`` caps the graph's calls when it is invoked outside any
-    ``collab.Run`` (over all its invocations); ``run()`` opens a run per invocation instead.
+    LLM's calls. ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``,
+    ``name=``, ...); a budget belongs to one invocation (``run(budget=)`` or the enclosing
+    ``collab.Run``).
     """
     config = config or JudgedAnswerConfig()
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
     chosen = list(judges) if judges is not None else None
     if chosen is None and not callable(getattr(slm, "score", None)):
         raise UserError(
             f"the default judges score with the SLM, and {slm!r} has no score()",
             hint="pass a LocalModel (or any model with score) as slm=, or your own judges=",
         )
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
     scorer: Scorer = slm  # type: ignore[assignment]  (checked above: it has score)
     rubric, grounded = RubricJudge(model=scorer), GroundednessJudge(model=scorer)
 
@@ -150,7 +156,7 @@ def build(
             return chosen
         return [rubric, grounded] if sources else [rubric]
 
-    @node(role="answerer", fallback_run=fallback)
+    @node(role="answerer")
     def answer(state: JudgedAnswerState) -> JudgedAnswerState:
         messages = _answer_messages(config, state["question"], state.get("sources", []))
         done = llm.complete(messages, max_tokens=config.answer_max_tokens)
@@ -161,7 +167,7 @@ def build(
             "attempts": [],
         }
 
-    @node(role="judge", fallback_run=fallback)
+    @node(role="judge")
     def judge(state: JudgedAnswerState) -> JudgedAnswerState:
         sources = state.get("sources", [])
         verdicts = [j(state["question"], state["answer"], sources) for j in judges_for(sources)]
@@ -178,7 +184,7 @@ def build(
             "attempts": [*state.get("attempts", []), *as_state([attempt])],
         }
 
-    @node(role="repairer", fallback_run=fallback)
+    @node(role="repairer")
     def repair(state: JudgedAnswerState) -> JudgedAnswerState:
         done = llm.complete(_repair_messages(config, state), max_tokens=config.answer_max_tokens)
         return {
@@ -212,7 +218,7 @@ def build(
     graph.add_conditional_edges("judge", route, ["repair", "finish"])
     graph.add_edge("repair", "judge")
     graph.add_edge("finish", END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def run(
@@ -233,9 +239,8 @@ def run(
     ``Attempt``); ``result.verdicts`` are the last attempt's.
     """
     graph = build(llm=llm, slm=slm, judges=judges, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
     inputs = {"question": question, "sources": list(sources)}
-    return run_graph(graph, inputs, run=own, read=result_of)
+    return run_graph(graph, inputs, run=run, budget=budget, slm=slm, llm=llm, read=result_of)
 
 
 async def arun(
@@ -251,9 +256,8 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(llm=llm, slm=slm, judges=judges, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
     inputs = {"question": question, "sources": list(sources)}
-    return await arun_graph(graph, inputs, run=own, read=result_of)
+    return await arun_graph(graph, inputs, run=run, budget=budget, slm=slm, llm=llm, read=result_of)
 
 
 def result_of(state: Mapping[str, Any]) -> PatternResult:

@@ -14,16 +14,20 @@ nothing. The LLM's reply is the answer either way: the draft only ever makes it 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.budget import Budget
+from collab.budget.limits import Budget
+from collab.budget.metered import metered
+from collab.budget.run import Run
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from collab.run import Run
 from collab.speculative.predicted import takes_prediction
-from patterns.common import PatternResult, arun_graph, run_graph
+from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 __all__ = ["EditConfig", "EditState", "arun", "build", "run"]
 
@@ -69,18 +73,18 @@ def build(
     slm: Model,
     llm: Model,
     config: EditConfig | None = None,
-    budget: Budget | None = None,
-) -> Any:
+    **compile_options: Unpack[CompileOptions],
+) -> CompiledStateGraph[Any]:
     """The speculative edit as a compiled LangGraph graph: [draft ->] edit.
 
-    ``budget`` caps the graph's calls when it is invoked outside any ``collab.Run`` (over all
-    its invocations); ``run()`` opens a run per invocation instead.
+    ``compile_options`` go to LangGraph's ``compile`` (``checkpointer=``, ``name=``, ...); a
+    budget belongs to one invocation (``run(budget=)`` or the enclosing ``collab.Run``).
     """
     config = config or EditConfig()
-    fallback = Run(budget=budget, local_model=slm, remote_model=llm) if budget else None
     predicting = config.predict and takes_prediction(llm)
+    slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
 
-    @node(role="drafter", fallback_run=fallback)
+    @node(role="drafter")
     def draft(state: EditState) -> EditState:
         done = slm.complete(
             _messages(config, state),
@@ -93,7 +97,7 @@ def build(
             "draft_speculation": stats.model_dump() if stats is not None else None,
         }
 
-    @node(role="editor", fallback_run=fallback)
+    @node(role="editor")
     def edit(state: EditState) -> EditState:
         prediction = state.get("draft", "")
         extra: dict[str, Any] = {"prediction": prediction} if prediction else {}
@@ -128,7 +132,7 @@ def build(
     graph.add_conditional_edges(START, start, ["draft", "edit"])
     graph.add_edge("draft", "edit")
     graph.add_edge("edit", END)
-    return graph.compile()
+    return graph.compile(**compile_options)
 
 
 def run(
@@ -143,8 +147,14 @@ def run(
 ) -> PatternResult:
     """Edit one document in its own metered run (or in ``run``)."""
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return run_graph(graph, {"question": instruction, "document": document}, run=own)
+    return run_graph(
+        graph,
+        {"question": instruction, "document": document},
+        run=run,
+        budget=budget,
+        slm=slm,
+        llm=llm,
+    )
 
 
 async def arun(
@@ -159,8 +169,14 @@ async def arun(
 ) -> PatternResult:
     """Async twin of ``run``."""
     graph = build(slm=slm, llm=llm, config=config)
-    own = run or Run(budget=budget, local_model=slm, remote_model=llm)
-    return await arun_graph(graph, {"question": instruction, "document": document}, run=own)
+    return await arun_graph(
+        graph,
+        {"question": instruction, "document": document},
+        run=run,
+        budget=budget,
+        slm=slm,
+        llm=llm,
+    )
 
 
 def similarity(draft: str, answer: str) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
+import collab
 from collab import ModelPrice, RemoteModel
 from collab.graph import LedgerState, invoke, node
 
@@ -58,12 +59,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--hang-before")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
-    llm = RemoteModel(
-        "openai/durable-test",
-        api_base=args.api_base,
-        api_key="sk-local",
-        max_retries=0,
-        prices=ModelPrice(input_per_mtok_usd=1000.0, output_per_mtok_usd=2000.0),
+    llm = collab.metered(
+        RemoteModel(
+            "openai/durable-test",
+            api_base=args.api_base,
+            api_key="sk-local",
+            max_retries=0,
+            prices=ModelPrice(input_per_mtok_usd=1000.0, output_per_mtok_usd=2000.0),
+        )
     )
     config = {"configurable": {"thread_id": args.thread}}
     with SqliteSaver.from_conn_string(args.db) as saver:

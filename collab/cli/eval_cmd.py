@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collab.models.base import Model
 
-__all__ = ["DEFAULT_SLM", "open_models", "register"]
+__all__ = ["DEFAULT_SLM", "DEFAULT_SYSTEMS", "open_models", "register"]
+
+DEFAULT_SYSTEMS = "patterns.eval_systems"
+"""The module whose ``@register`` calls say how each pattern is evaluated (``--systems``)."""
 
 DEFAULT_SLM = "smollm2-135m-instruct"
 
@@ -43,11 +46,13 @@ def open_models(
         yield local, remote
 
 
-def _list_patterns() -> int:
+def _list_patterns(systems: str) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from collab.evaluation.systems import pattern_evals
+    from collab.evaluation.systems import load_systems, pattern_evals
+
+    load_systems(systems)
 
     table = Table(title="patterns (collab eval PATTERN)")
     table.add_column("pattern", style="bold")
@@ -60,7 +65,7 @@ def _list_patterns() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if not args.pattern:
-        return _list_patterns()
+        return _list_patterns(args.systems)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -69,8 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     from collab.evaluation.report import DEFAULT_OUT_DIR, report_table, save_report
     from collab.evaluation.runner import evaluate
     from collab.evaluation.scoring import SCORERS, check_fits, get_scorer
-    from collab.evaluation.systems import EvalSetup, get_pattern_eval
+    from collab.evaluation.systems import EvalSetup, get_pattern_eval, load_systems
 
+    load_systems(args.systems)
     pattern = get_pattern_eval(args.pattern)
     if args.metric is not None and args.metric not in SCORERS:
         raise UserError(f"unknown metric {args.metric!r}", hint=f"use one of {', '.join(SCORERS)}")
@@ -176,6 +182,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="record greedy model calls in FILE and replay them when asked again "
         "(share one FILE between evaluations of several patterns)",
+    )
+    parser.add_argument(
+        "--systems",
+        default=DEFAULT_SYSTEMS,
+        help=f"module that registers the evaluated systems (default {DEFAULT_SYSTEMS})",
     )
     parser.add_argument("--out", help="results folder (default ./eval-results)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plot")

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collab.budget.prices import format_usd
 from collab.evaluation.runner import EvalReport, Row
-from collab.pricing import format_usd
 
 if TYPE_CHECKING:
     from rich.table import Table

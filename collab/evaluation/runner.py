@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collab.budget.ledger import Ledger
 from collab.errors import (
     CollabError,
     MissingAPIKeyError,
@@ -29,11 +31,7 @@ from collab.evaluation.calibration import SweepItem, choose, sweep
 from collab.evaluation.datasets import Dataset, Item
 from collab.evaluation.frontier import pareto_front
 from collab.evaluation.scoring import Scorer
-from collab.evaluation.systems import OneWaySystem, System, TwoWaySystem
-
-if TYPE_CHECKING:
-    from collab.ledger import Ledger
-    from patterns.common import PatternResult
+from collab.evaluation.systems import Answered, OneWaySystem, System, TwoWaySystem
 
 __all__ = ["MAX_SWEEP_ROWS", "EvalReport", "ItemResult", "Row", "Side", "evaluate"]
 
@@ -206,7 +204,7 @@ def _timed(call: Callable[[], R]) -> tuple[R | None, float, str | None]:
 
 
 def _side(
-    result: PatternResult | None, latency: float, error: str | None, item: Item, scorer: Scorer
+    result: Answered | None, latency: float, error: str | None, item: Item, scorer: Scorer
 ) -> Side:
     if result is None:
         return Side(answer="", score=0.0, latency_s=latency, error=error)
@@ -223,7 +221,7 @@ def _side(
     )
 
 
-def _decision_side(result: PatternResult | None, latency: float, error: str | None) -> Side:
+def _decision_side(result: Answered | None, latency: float, error: str | None) -> Side:
     """What deciding cost: no answer to score."""
     remote_usd, local_tokens = _spend(result.ledger) if result is not None else (0.0, 0)
     return Side(
@@ -236,7 +234,7 @@ def _decision_side(result: PatternResult | None, latency: float, error: str | No
     )
 
 
-def _answer_side(answer: Callable[[str], PatternResult], item: Item, scorer: Scorer) -> Side:
+def _answer_side(answer: Callable[[str], Answered], item: Item, scorer: Scorer) -> Side:
     result, seconds, error = _timed(lambda: answer(item.input))
     return _side(result, seconds, error, item, scorer)
 
@@ -260,10 +258,8 @@ def _spend(ledger: Ledger) -> tuple[float, int]:
 
 
 def _two_way_item(system: TwoWaySystem, item: Item, scorer: Scorer) -> ItemResult:
-    from patterns.common import PatternResult
-
     decide = system.decide
-    decided: PatternResult | None = None
+    decided: Answered | None = None
     decision: Side | None = None
     if decide is not None:
         decided, decide_s, decide_error = _timed(lambda: decide(item))
@@ -271,7 +267,7 @@ def _two_way_item(system: TwoWaySystem, item: Item, scorer: Scorer) -> ItemResul
     cheap, cheap_s, cheap_error = _timed(lambda: system.cheap(item))
     known = decided if decide is not None else cheap
     # A failed decision (or cheap side) has no confidence: every threshold above 0 escalates.
-    basis = known or PatternResult(answer="", answered_by="", details={"confidence": 0.0})
+    basis = known or _NoDecision()
     expensive, expensive_s, expensive_error = _timed(lambda: system.expensive(item, basis))
     return ItemResult(
         id=item.id,
@@ -281,6 +277,16 @@ def _two_way_item(system: TwoWaySystem, item: Item, scorer: Scorer) -> ItemResul
         cheap=_side(cheap, cheap_s, cheap_error, item, scorer),
         expensive=_side(expensive, expensive_s, expensive_error, item, scorer),
     )
+
+
+@dataclass(frozen=True)
+class _NoDecision:
+    """The basis of an item whose decision (or cheap side) failed: confidence 0."""
+
+    answer: str = ""
+    escalated: bool = False
+    details: dict[str, Any] = field(default_factory=lambda: {"confidence": 0.0})
+    ledger: Ledger = field(default_factory=Ledger)
 
 
 def _one_way_item(system: OneWaySystem, item: Item, scorer: Scorer) -> ItemResult:

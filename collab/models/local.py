@@ -14,15 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from collab.errors import InvalidOutputError, ModelCallError, UserError
-from collab.metering import (
-    ametered_stream,
-    metered_call,
-    metered_complete,
-    metered_stream,
-    prompt_tokens_of,
-    usage_completion,
-)
-from collab.models.base import AsyncCompletionStream, CompletionStream, Model
+from collab.models.base import AsyncCompletionStream, CompletionStream
 from collab.models.local_generation import (
     SAMPLING,
     StreamStats,
@@ -54,8 +46,8 @@ from collab.models.local_speculative import (
 from collab.models.local_stream import InlineStream, ModelGate, async_deltas
 from collab.speculative.config import Speculative
 from collab.speculative.config import resolve as resolve_speculative
+from collab.speculative.draft_sources import DraftSource
 from collab.speculative.engine import Tally
-from collab.speculative.sources import DraftSource
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
 
@@ -177,26 +169,14 @@ class LocalModel:
         checked = OutputSchema.of(schema) if schema is not None else None
         tokens, template_stops = self._prompt_tokens(prompt)
 
-        def call(model: Model) -> Completion:
-            if model is not self:  # a budget policy chose another model
-                return model.complete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            return self._complete_tokens(
-                tokens,
-                stops + template_stops,
-                max_tokens,
-                temperature,
-                checked,
-                started,
-                SpeculativeCall(prompt, isinstance(prompt, str) and self._raw_strings, prediction),
-            )
-
-        return metered_complete(
-            self,
-            prompt_tokens=_count_for(self, prompt, len(tokens)),
-            max_tokens=max_tokens,
-            call=call,
+        return self._complete_tokens(
+            tokens,
+            stops + template_stops,
+            max_tokens,
+            temperature,
+            checked,
+            started,
+            SpeculativeCall(prompt, isinstance(prompt, str) and self._raw_strings, prediction),
         )
 
     def complete_text(
@@ -213,25 +193,14 @@ class LocalModel:
         stops = check_sampling(max_tokens, temperature, stop)
         checked = OutputSchema.of(schema) if schema is not None else None
         tokens = self._encode(prompt, add_bos=True)
-        return metered_complete(
-            self,
-            prompt_tokens=len(tokens),
-            max_tokens=max_tokens,
-            call=lambda model: (
-                self._complete_tokens(
-                    tokens,
-                    stops,
-                    max_tokens,
-                    temperature,
-                    checked,
-                    started,
-                    SpeculativeCall(prompt, raw=True),
-                )
-                if model is self
-                else model.complete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            ),
+        return self._complete_tokens(
+            tokens,
+            stops,
+            max_tokens,
+            temperature,
+            checked,
+            started,
+            SpeculativeCall(prompt, raw=True),
         )
 
     async def acomplete(
@@ -269,20 +238,8 @@ class LocalModel:
         """Text deltas as they are decoded; ``.completion`` (with usage) once exhausted.
         ``prediction`` as for ``complete``."""
 
-        def open_stream(model: Model) -> CompletionStream:
-            if model is not self:
-                return model.stream(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
-                )
-            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
-            return CompletionStream(InlineStream(produce, self._gate), finish)
-
-        return metered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
+        produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
+        return CompletionStream(InlineStream(produce, self._gate), finish)
 
     def astream(
         self,
@@ -295,19 +252,8 @@ class LocalModel:
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``: decoding runs on a worker thread."""
 
-        def open_stream(model: Model) -> AsyncCompletionStream:
-            if model is not self:
-                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
-                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
-            produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
-            return AsyncCompletionStream(async_deltas(produce, self._gate), finish)
-
-        return ametered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
+        produce, finish = self._stream_parts(prompt, max_tokens, temperature, stop, prediction)
+        return AsyncCompletionStream(async_deltas(produce, self._gate), finish)
 
     # -- scoring, embeddings, tokens -------------------------------------------------------
 
@@ -330,23 +276,10 @@ class LocalModel:
                 hint="put some context in the prompt before the options",
             ) from None
         self._check_fits(len(shared) + max(len(tail) for tail in tails))
-        n_tokens = len(shared) + sum(map(len, tails))
-
-        def call(model: Model) -> OptionScores:
-            if model is not self:
-                return model.score_detailed(prompt, options)  # type: ignore[attr-defined, no-any-return]
-            with self._gate.hold():
-                logprobs = option_logprobs(self._live(), shared, tails)
-            return OptionScores(
-                tuple(options), tuple(logprobs), tuple(softmax(logprobs)), tuple(map(len, tails))
-            )
-
-        return metered_call(
-            self,
-            prompt_tokens=n_tokens,
-            max_tokens=0,
-            call=call,
-            settle_as=lambda model, _: usage_completion(model, n_tokens),
+        with self._gate.hold():
+            logprobs = option_logprobs(self._live(), shared, tails)
+        return OptionScores(
+            tuple(options), tuple(logprobs), tuple(softmax(logprobs)), tuple(map(len, tails))
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -359,16 +292,6 @@ class LocalModel:
         self._live()
         if not texts:
             return []
-        n_tokens = sum(min(self.count_tokens(t) + 1, EMBED_N_CTX) for t in texts)
-        return metered_call(
-            self,
-            prompt_tokens=n_tokens,
-            max_tokens=0,
-            call=lambda model: self._embed(texts) if model is self else model.embed(texts),  # type: ignore[attr-defined]
-            settle_as=lambda model, _: usage_completion(model, n_tokens),
-        )
-
-    def _embed(self, texts: list[str]) -> list[list[float]]:
         with self._embed_lock:
             if self._embedder is None:
                 self._embedder = load_llama(
@@ -596,12 +519,3 @@ class LocalModel:
             return finished_completion(self, text, stats, started, tallies[0] if tallies else None)
 
         return produce, finish
-
-
-def _count_for(model: LocalModel, prompt: Prompt, n_tokens: int) -> Callable[[Model], int]:
-    """The prompt's token count: already known on ``model``, counted on any other."""
-
-    def count(other: Model) -> int:
-        return n_tokens if other is model else prompt_tokens_of(prompt)(other)
-
-    return count

@@ -18,8 +18,8 @@ from collab.models.local_generation import SAMPLING, StreamStats, eog_checker, g
 from collab.speculative.config import Speculative
 from collab.speculative.context import INVARIANT_CONTEXT
 from collab.speculative.decoder import SpeculativeDecoder, target_vocab
+from collab.speculative.draft_sources import TargetVocab
 from collab.speculative.engine import Tally
-from collab.speculative.sources import TargetVocab
 from collab.speculative.stats import SpeculativeCompletion
 from collab.types import Completion, Prompt, Usage
 

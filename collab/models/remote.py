@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NoReturn
@@ -15,16 +15,8 @@ from typing import Any, NoReturn
 from pydantic import SecretStr
 
 from collab.errors import InvalidOutputError, UserError
-from collab.metering import (
-    MESSAGE_OVERHEAD_TOKENS,
-    ametered_complete,
-    ametered_stream,
-    metered_complete,
-    metered_stream,
-    prompt_tokens_of,
-)
-from collab.models.base import AsyncCompletionStream, CompletionStream, Model
-from collab.models.litellm_import import aimport_litellm, import_litellm
+from collab.litellm_import import aimport_litellm, import_litellm
+from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
 from collab.models.remote_errors import CallTarget, classify_error
 from collab.models.remote_request import (
     SCHEMA_INSTRUCTION,
@@ -43,10 +35,9 @@ from collab.models.retry import (
     acall_with_retries,
     call_with_retries,
 )
-from collab.pricing import ModelPrice, estimate_cost_usd, missing_price_note
 from collab.redaction import REDACTED, redact, remember_secrets, secrets_in
 from collab.structured import OutputSchema, Schema
-from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
+from collab.types import Completion, ModelKind, ModelPrice, Prompt, Usage, normalize_messages
 
 __all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
 
@@ -140,28 +131,6 @@ class RemoteModel:
         ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
         ``Completion.model`` names the model that answered.
         """
-
-        def call(model: Model) -> Completion:
-            if model is not self:  # a budget policy chose another model
-                return model.complete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            return self._complete(prompt, max_tokens, temperature, stop, schema, prediction)
-
-        import_litellm()  # before the clock starts: the first import takes seconds
-        return metered_complete(
-            self, prompt_tokens=_with_schema(prompt, schema), max_tokens=max_tokens, call=call
-        )
-
-    def _complete(
-        self,
-        prompt: Prompt,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str] | None,
-        schema: Schema | None,
-        prediction: Prediction | None,
-    ) -> Completion:
         litellm = import_litellm()
         call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
         failure, retries = None, 0
@@ -192,20 +161,10 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> Completion:
         """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
-
-        async def acall(model: Model) -> Completion:
-            if model is not self:
-                return await model.acomplete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
-            response, answered, retries = await self._arun(call, stream=False)
-            return answered._finish(call, response, retries)
-
         await aimport_litellm()
-        return await ametered_complete(
-            self, prompt_tokens=_with_schema(prompt, schema), max_tokens=max_tokens, call=acall
-        )
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        response, answered, retries = await self._arun(call, stream=False)
+        return answered._finish(call, response, retries)
 
     def stream(
         self,
@@ -217,29 +176,6 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> CompletionStream:
         """Text deltas; the request is sent when iteration starts, and only opening is retried."""
-
-        def open_stream(model: Model) -> CompletionStream:
-            if model is not self:
-                return model.stream(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
-                )
-            return self._stream(prompt, max_tokens, temperature, stop, prediction)
-
-        return metered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
-
-    def _stream(
-        self,
-        prompt: Prompt,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str] | None,
-        prediction: Prediction | None,
-    ) -> CompletionStream:
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
 
@@ -277,27 +213,6 @@ class RemoteModel:
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``."""
 
-        def open_stream(model: Model) -> AsyncCompletionStream:
-            if model is not self:
-                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
-                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
-            return self._astream(prompt, max_tokens, temperature, stop, prediction)
-
-        return ametered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
-
-    def _astream(
-        self,
-        prompt: Prompt,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str] | None,
-        prediction: Prediction | None,
-    ) -> AsyncCompletionStream:
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
 
@@ -327,9 +242,15 @@ class RemoteModel:
         except Exception:  # an unknown model must not break budgeting
             return _estimate_tokens(text)
 
-    def count_prompt_tokens(self, prompt: Prompt) -> int:
+    def count_prompt_tokens(self, prompt: Prompt, *, schema: Schema | None = None) -> int:
         """An upper estimate of the prompt tokens the provider will bill: LiteLLM's count
-        (which may use another tokenizer than the provider's) with a safety margin."""
+        (which may use another tokenizer than the provider's) with a safety margin, plus the
+        ``schema`` instruction (providers without native structured output get it as a
+        system message)."""
+        extra = 0
+        if schema is not None:
+            instruction = SCHEMA_INSTRUCTION + json.dumps(OutputSchema.of(schema).json_schema)
+            extra = math.ceil(self.count_tokens(instruction) * PROMPT_TOKEN_MARGIN)
         messages = normalize_messages(prompt)
         try:
             dicts = [m.model_dump() for m in messages]
@@ -340,6 +261,7 @@ class RemoteModel:
             math.ceil(counted * PROMPT_TOKEN_MARGIN)
             + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
             + DEFAULT_SYSTEM_PROMPT_TOKENS
+            + extra
         )
 
     def _chain(self) -> tuple[RemoteModel, ...]:
@@ -406,10 +328,12 @@ class RemoteModel:
     def _completion(
         self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
     ) -> Completion:
-        if self.prices is not None:
-            cost: float | None = self.prices.cost_usd(usage.prompt_tokens, usage.completion_tokens)
-        else:
-            cost = estimate_cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens)
+        # Priced here only with prices of its own; a metered call gets the run's price.
+        cost = (
+            self.prices.cost_usd(usage.prompt_tokens, usage.completion_tokens)
+            if self.prices is not None
+            else None
+        )
         completion = Completion(
             text=text,
             model=self.name,
@@ -417,7 +341,6 @@ class RemoteModel:
             usage=usage,
             latency_s=time.perf_counter() - call.started,
             cost_usd=cost,
-            cost_note=missing_price_note(self.model) if cost is None else None,
             finish_reason=finish_reason,
             retries=retries,
         )
@@ -501,20 +424,6 @@ def _raise(failure: Failure | None) -> NoReturn:
     """Raise the last model's error: called outside any except block, so nothing is chained."""
     assert failure is not None  # the chain always has at least this model
     raise failure.error
-
-
-def _with_schema(prompt: Prompt, schema: Schema | None) -> Callable[[Model], int]:
-    """What a budget reserves for the prompt, plus the schema when there is one (providers
-    without native structured output get it as a system message)."""
-    count = prompt_tokens_of(prompt)
-    if schema is None:
-        return count
-    instruction = SCHEMA_INSTRUCTION + json.dumps(OutputSchema.of(schema).json_schema)
-
-    def with_schema(model: Model) -> int:
-        return count(model) + math.ceil(model.count_tokens(instruction) * PROMPT_TOKEN_MARGIN)
-
-    return with_schema
 
 
 def _estimate_tokens(text: str) -> int:

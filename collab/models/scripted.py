@@ -8,16 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from collab.errors import InvalidOutputError
-from collab.metering import (
-    ametered_complete,
-    ametered_stream,
-    metered_call,
-    metered_complete,
-    metered_stream,
-    prompt_tokens_of,
-    usage_completion,
-)
-from collab.models.base import AsyncCompletionStream, CompletionStream, Model
+from collab.models.base import AsyncCompletionStream, CompletionStream
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
 
@@ -113,16 +104,7 @@ class ScriptedModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
     ) -> Completion:
-        def call(model: Model) -> Completion:
-            if model is not self:  # a budget policy chose another model
-                return model.complete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            return self._complete(prompt, max_tokens, schema)
-
-        return metered_complete(
-            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
-        )
+        return self._complete(prompt, max_tokens, schema)
 
     def _complete(self, prompt: Prompt, max_tokens: int, schema: Schema | None) -> Completion:
         started = time.perf_counter()
@@ -134,7 +116,7 @@ class ScriptedModel:
             try:
                 completion.parsed = checked.validate_text(text)
             except InvalidOutputError as error:
-                error.billed = completion  # type: ignore[attr-defined]  (the meter settles it)
+                error.billed = completion  # type: ignore[attr-defined]  (what a meter settles)
                 raise
         return completion
 
@@ -147,17 +129,8 @@ class ScriptedModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
     ) -> Completion:
-        async def call(model: Model) -> Completion:
-            await asyncio.sleep(0)
-            if model is not self:
-                return await model.acomplete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
-                )
-            return self._complete(prompt, max_tokens, schema)
-
-        return await ametered_complete(
-            self, prompt_tokens=prompt_tokens_of(prompt), max_tokens=max_tokens, call=call
-        )
+        await asyncio.sleep(0)
+        return self._complete(prompt, max_tokens, schema)
 
     def stream(
         self,
@@ -167,20 +140,8 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> CompletionStream:
-        def open_stream(model: Model) -> CompletionStream:
-            if model is not self:
-                return model.stream(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
-                )
-            _, text, finish = self._start_stream(prompt, max_tokens)
-            return CompletionStream(_words(text), finish)
-
-        return metered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
+        _, text, finish = self._start_stream(prompt, max_tokens)
+        return CompletionStream(_words(text), finish)
 
     def astream(
         self,
@@ -190,19 +151,8 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> AsyncCompletionStream:
-        def open_stream(model: Model) -> AsyncCompletionStream:
-            if model is not self:
-                astream = getattr(model, "astream")  # noqa: B009  (not in the Model protocol)
-                return astream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
-            _, text, finish = self._start_stream(prompt, max_tokens)
-            return AsyncCompletionStream(_awords(text), finish)
-
-        return ametered_stream(
-            self,
-            prompt_tokens=prompt_tokens_of(prompt),
-            max_tokens=max_tokens,
-            open_stream=open_stream,
-        )
+        _, text, finish = self._start_stream(prompt, max_tokens)
+        return AsyncCompletionStream(_awords(text), finish)
 
     def _start_stream(
         self, prompt: Prompt, max_tokens: int
@@ -213,21 +163,7 @@ class ScriptedModel:
         return messages, text, lambda full: self._completion(messages, full, started, finish_reason)
 
     def score(self, prompt: str, options: list[str]) -> list[float]:
-        """Scripted option probabilities (uniform unless ``scores=`` was given), summing to 1.
-
-        Metered as a local call of the prompt's tokens plus every option's."""
-        n_tokens = self.count_tokens(prompt) + sum(self.count_tokens(o) for o in options)
-        return metered_call(
-            self,
-            prompt_tokens=n_tokens,
-            max_tokens=0,
-            call=lambda model: (
-                self._score(prompt, options) if model is self else model.score(prompt, options)
-            ),  # type: ignore[attr-defined]
-            settle_as=lambda model, _: usage_completion(model, n_tokens),
-        )
-
-    def _score(self, prompt: str, options: list[str]) -> list[float]:
+        """Scripted option probabilities (uniform unless ``scores=`` was given), summing to 1."""
         if self._scores is None:
             return [1.0 / len(options)] * len(options)
         raw = self._scores(prompt, options)

@@ -25,7 +25,7 @@ from typing import Any
 
 from collab.errors import ServerStartError, UserError
 from collab.models.remote import RemoteModel
-from collab.pricing import ModelPrice
+from collab.types import ModelPrice
 
 __all__ = ["DEFAULT_SERVER_MODEL", "STAND_IN_PRICE", "EmbeddedServer", "embedded_llm"]
 

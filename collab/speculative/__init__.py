@@ -16,10 +16,10 @@ from collab.speculative.config import Speculative
 from collab.speculative.context import INVARIANT_CONTEXT
 from collab.speculative.cross_vocab import CrossVocabDraft
 from collab.speculative.draft_model import DraftModel
+from collab.speculative.draft_sources import Draft, DraftRequest, DraftSession, DraftSource
 from collab.speculative.layer_skip import skip_layers, spread_layers
 from collab.speculative.lookup import PromptLookup
 from collab.speculative.predicted import takes_prediction
-from collab.speculative.sources import Draft, DraftRequest, DraftSession, DraftSource
 from collab.speculative.stats import SpeculationStats, SpeculativeCompletion
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from collab.errors import UserError
-from collab.speculative.sources import DraftSource
+from collab.speculative.draft_sources import DraftSource
 
 __all__ = ["Speculative", "resolve"]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from collab.models.local_generation import eog_checker
 from collab.speculative.context import Context
 from collab.speculative.draft_model import top_probability
-from collab.speculative.sources import EMPTY, Draft, DraftClock, DraftRequest
+from collab.speculative.draft_sources import EMPTY, Draft, DraftClock, DraftRequest
 
 if TYPE_CHECKING:
     from collab.models.local import LocalModel

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from collab.speculative.config import Speculative
 from collab.speculative.context import Context, fingerprint
+from collab.speculative.draft_sources import DraftRequest, DraftSource, TargetVocab
 from collab.speculative.engine import Tally, generate
 from collab.speculative.invariance import probe_batches
 from collab.speculative.lookup import PromptLookup
 from collab.speculative.schedule import CostModel, Schedule
-from collab.speculative.sources import DraftRequest, DraftSource, TargetVocab
 from collab.speculative.verify import Sampler
 from collab.types import Prompt
 

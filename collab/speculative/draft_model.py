@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from collab.errors import UserError
 from collab.speculative.context import Context, fingerprint
-from collab.speculative.sources import EMPTY, Draft, DraftClock, DraftRequest
+from collab.speculative.draft_sources import EMPTY, Draft, DraftClock, DraftRequest
 from collab.speculative.verify import Distribution
 
 if TYPE_CHECKING:

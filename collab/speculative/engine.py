@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from collab.speculative.context import Context
+from collab.speculative.draft_sources import DraftSession
 from collab.speculative.schedule import CostModel, Schedule
-from collab.speculative.sources import DraftSession
 from collab.speculative.stats import SpeculationStats
 from collab.speculative.verify import Sampler, accept_greedy, accept_sampled
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collab.errors import UserError
-from collab.speculative.sources import EMPTY, Draft, DraftRequest
+from collab.speculative.draft_sources import EMPTY, Draft, DraftRequest
 
 __all__ = ["PromptLookup"]
 

@@ -11,7 +11,7 @@ from collab.evaluation.datasets import select
 from collab.evaluation.report import save_report
 from collab.evaluation.runner import evaluate
 from collab.evaluation.scoring import get_scorer
-from collab.evaluation.systems import EvalSetup, get_pattern_eval
+from collab.evaluation.systems import EvalSetup, get_pattern_eval, load_systems
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
 
@@ -24,6 +24,7 @@ def test_cascade_eval_on_three_builtin_questions(
     # Short answers keep the test fast; the questions need only a few words.
     dataset = select(builtin_qa(), limit=3, seed=0).model_copy(update={"max_tokens": 16})
     llm = embedded.remote_model()
+    load_systems("patterns.eval_systems")
     system = get_pattern_eval("cascade").factory(EvalSetup(slm=smollm2, llm=llm, dataset=dataset))
     report = evaluate(system, dataset, scorer=get_scorer("contains"), slm=smollm2.name)
 

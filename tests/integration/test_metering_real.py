@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+import collab
 from collab import Budget, BudgetExceeded, Run
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
@@ -23,10 +24,11 @@ QUESTIONS = [
 
 
 def test_local_calls_are_metered_exactly(smollm2: LocalModel) -> None:
+    slm = collab.metered(smollm2)
     with Run(budget=Budget(local_tokens=10_000)) as run:
-        done = smollm2.complete("Say hello.", max_tokens=8)
-        streamed = "".join(smollm2.stream("Say goodbye.", max_tokens=8))
-        probs = smollm2.score("Is ice cold? Answer yes or no.", ["yes", "no"])
+        done = slm.complete("Say hello.", max_tokens=8)
+        streamed = "".join(slm.stream("Say goodbye.", max_tokens=8))
+        probs = slm.score("Is ice cold? Answer yes or no.", ["yes", "no"])
     complete, stream, score = run.ledger.records
     assert (complete.prompt_tokens, complete.completion_tokens) == (
         done.usage.prompt_tokens,
@@ -42,7 +44,7 @@ def test_local_calls_are_metered_exactly(smollm2: LocalModel) -> None:
 
 
 def test_remote_reservation_covers_what_the_server_bills(embedded: EmbeddedServer) -> None:
-    llm = embedded.remote_model()
+    llm = collab.metered(embedded.remote_model())
     with Run() as run:
         for prompt in QUESTIONS:
             reserved = llm.count_prompt_tokens(prompt)
@@ -53,7 +55,7 @@ def test_remote_reservation_covers_what_the_server_bills(embedded: EmbeddedServe
 
 
 def test_a_usd_budget_on_the_embedded_llm_is_never_exceeded(embedded: EmbeddedServer) -> None:
-    llm = embedded.remote_model()
+    llm = collab.metered(embedded.remote_model())
     worst = llm.count_prompt_tokens("Count to three.")
     per_call = llm.prices.cost_usd(worst, 12)  # type: ignore[union-attr]
     cap = 3.5 * per_call  # room for three worst-case calls, never four at once

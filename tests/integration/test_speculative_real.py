@@ -133,9 +133,10 @@ def test_a_layer_skipping_draft_model_is_lossless(
 def test_stream_equals_complete_and_calls_are_metered(forced: LocalModel) -> None:
     prompt = PROMPTS[0]
     with Run() as run:
-        stream = forced.stream(prompt, max_tokens=64)
+        metered = run.wrap(forced)
+        stream = metered.stream(prompt, max_tokens=64)
         streamed = "".join(stream)
-        done = forced.complete(prompt, max_tokens=64)
+        done = metered.complete(prompt, max_tokens=64)
     assert streamed == done.text
     assert stream.completion.speculation is not None  # type: ignore[attr-defined]
     records = run.ledger.records

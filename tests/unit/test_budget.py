@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from collab.budget import LIMIT_NAMES, Budget
+from collab.budget.limits import LIMIT_NAMES, Budget
+from collab.budget.meter import Meter
+from collab.budget.policies import Degrade, Proceed
 from collab.errors import UserError
-from collab.meter import Meter
 from collab.models.scripted import ScriptedModel
-from collab.policies import Degrade, Proceed
 
 
 @pytest.mark.parametrize("name", LIMIT_NAMES)

@@ -10,22 +10,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from collab.budget import Budget
+import collab
+from collab.budget.ledger import CallRecord, Ledger
+from collab.budget.limits import Budget
+from collab.budget.run import Run
 from collab.errors import BudgetExceeded
 from collab.events import CallStarted, Event, StreamDelta
-from collab.ledger import CallRecord, Ledger
 from collab.models.scripted import ScriptedModel
-from collab.run import Run
 
 WORKERS = 50
 
 
 def remote(replies: list[str | Exception] | None = None) -> ScriptedModel:
-    return ScriptedModel(
-        replies if replies is not None else lambda _: "an answer",
-        name="gpt-remote",
-        kind="remote",
-        cost_per_token_usd=0.001,
+    return collab.metered(
+        ScriptedModel(
+            replies if replies is not None else lambda _: "an answer",
+            name="gpt-remote",
+            kind="remote",
+            cost_per_token_usd=0.001,
+        )
     )
 
 

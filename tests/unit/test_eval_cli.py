@@ -124,11 +124,6 @@ def test_json_output_is_the_report(
     assert not (tmp_path / "cascade-builtin-qa.png").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a replayed call is metered once metering wraps any Model (issue 11); until then "
-    "the backends meter themselves and a replay is not charged",
-)
 def test_recorded_calls_are_replayed_by_a_second_evaluation(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -9,9 +9,10 @@ from collab.errors import ModelCallError, ServerUnreachableError, UserError
 from collab.evaluation.datasets import Dataset, Item
 from collab.evaluation.runner import EvalReport, Row, evaluate
 from collab.evaluation.scoring import get_scorer
-from collab.evaluation.systems import EvalSetup, OneWaySystem, TwoWaySystem, cascade_system
+from collab.evaluation.systems import EvalSetup, OneWaySystem, TwoWaySystem
 from collab.types import Message
 from patterns.common import PatternResult
+from patterns.eval_systems import cascade_system
 
 QUESTIONS = {  # question: (reference, the SLM's draft, the SLM's confidence in it)
     "Capital of France?": ("Paris", "Paris", 0.9),

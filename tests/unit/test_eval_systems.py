@@ -15,13 +15,11 @@ from collab.evaluation.systems import (
     EvalSetup,
     OneWaySystem,
     TwoWaySystem,
-    draft_verify_system,
     get_pattern_eval,
     pattern_evals,
-    router_system,
-    slm_judges_llm_system,
 )
 from collab.types import Message
+from patterns.eval_systems import draft_verify_system, router_system, slm_judges_llm_system
 from patterns.router import DIFFICULTY_PROMPT
 
 USD = 0.001

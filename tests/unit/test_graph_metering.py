@@ -10,14 +10,17 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send
 
+import collab
 from collab import Budget, BudgetExceeded, Run, ScriptedModel
 from collab.events import NodeEnded, NodeStarted
 from collab.graph import LedgerState, invoke, ledger_of, node
 
 
 def remote(rate: float = 0.001) -> ScriptedModel:
-    return ScriptedModel(
-        lambda _: "four words of answer", name="big", kind="remote", cost_per_token_usd=rate
+    return collab.metered(
+        ScriptedModel(
+            lambda _: "four words of answer", name="big", kind="remote", cost_per_token_usd=rate
+        )
     )
 
 
@@ -46,7 +49,7 @@ def qa_graph(slm: ScriptedModel, llm: ScriptedModel, checkpointer: Any = None) -
 
 
 def test_nodes_record_their_calls_under_node_and_role() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     graph = qa_graph(slm, remote())
     events: list[Any] = []
     with Run() as run:
@@ -70,7 +73,7 @@ def test_nodes_record_their_calls_under_node_and_role() -> None:
 
 
 def test_per_node_limit_applies_to_that_node_only() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     graph = qa_graph(slm, remote())
     budget = Budget(per_node={"verify": Budget(remote_tokens=5)})
     with Run(budget=budget), pytest.raises(BudgetExceeded, match="node 'verify'"):
@@ -79,7 +82,7 @@ def test_per_node_limit_applies_to_that_node_only() -> None:
 
 
 def test_run_passed_in_config_meters_without_being_entered() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     run = Run()
     qa_graph(slm, remote()).invoke({"question": "q"}, {"configurable": {"collab_run": run}})
     assert [r.node for r in run.ledger.records] == ["draft", "verify"]
@@ -171,7 +174,7 @@ def test_subgraph_nodes_are_metered_by_the_outer_run() -> None:
 
 
 def test_interrupt_policy_asks_and_resuming_with_a_raised_limit_continues() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     llm = remote(rate=0.001)
     graph = qa_graph(slm, llm, checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t1"}}
@@ -189,7 +192,7 @@ def test_interrupt_policy_asks_and_resuming_with_a_raised_limit_continues() -> N
 
 
 def test_interrupt_refused_on_resume_raises() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     graph = qa_graph(slm, remote(), checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t2"}}
     run = Run(budget=Budget(usd=0.0, policy="interrupt"))
@@ -199,7 +202,7 @@ def test_interrupt_refused_on_resume_raises() -> None:
 
 
 def test_resumed_thread_starts_from_the_checkpointed_calls() -> None:
-    slm = ScriptedModel(lambda _: "draft text", name="small", kind="local")
+    slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     llm = remote(rate=0.001)
     graph = qa_graph(slm, llm, checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t3"}}

@@ -11,14 +11,15 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from collab.budget import Budget
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import CallRecord, Ledger, Saving, Summary
+from collab.budget.limits import Budget
+from collab.budget.local_costs import CpuSecondsCost, EnergyCost, FreeLocal
+from collab.budget.meter import Meter
+from collab.budget.prices import set_price
 from collab.errors import UserError
-from collab.ledger import CallRecord, Ledger, Saving, Summary
-from collab.local_cost import CpuSecondsCost, EnergyCost, FreeLocal
-from collab.meter import Meter
 from collab.models.scripted import ScriptedModel
-from collab.pricing import ModelPrice, set_price
+from collab.types import ModelPrice
 
 REMOTE = "acme/big-test-model"
 

@@ -13,15 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from collab.budget import LIMIT_NAMES, Budget, Scope
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import CallRecord, Ledger
+from collab.budget.limits import LIMIT_NAMES, Budget, LimitScope
+from collab.budget.meter import Meter, Reservation
+from collab.budget.prices import set_price
 from collab.errors import BudgetExceeded, UserError
 from collab.events import CallStarted, Event
-from collab.ledger import CallRecord, Ledger
-from collab.meter import Meter, Reservation
 from collab.models.scripted import ScriptedModel
-from collab.pricing import ModelPrice, set_price
-from collab.types import Completion, Usage
+from collab.types import Completion, ModelPrice, Usage
 
 RATE = 0.001
 """USD per token of the scripted remote model: 10 tokens cost $0.01."""
@@ -307,7 +307,7 @@ def test_spent_of_a_node_without_limits_follows_later_calls() -> None:
 
 def test_raising_limits_of_a_node_without_limits_enforces_them() -> None:
     meter = Meter(Budget())
-    meter.raise_limits({"calls": 1}, scope=Scope("node", "new"))
+    meter.raise_limits({"calls": 1}, scope=LimitScope("node", "new"))
     assert meter.budget.per_node["new"].calls == 1
     call(meter, local(), node="new")
     with pytest.raises(BudgetExceeded):
@@ -321,7 +321,7 @@ def test_raise_limits_on_the_run_and_on_a_node() -> None:
     with pytest.raises(BudgetExceeded) as caught:  # the run has room, the node not yet
         meter.reserve(local(), prompt_tokens=1, max_tokens=1, node="draft")
     assert caught.value.scope == "node 'draft'"  # type: ignore[attr-defined]
-    meter.raise_limits({"calls": None}, scope=Scope("node", "draft"))
+    meter.raise_limits({"calls": None}, scope=LimitScope("node", "draft"))
     call(meter, local(), node="draft")
     assert meter.budget.calls == 2
     assert meter.budget.per_node["draft"].calls is None

@@ -227,10 +227,16 @@ def test_a_degraded_correction_is_not_taken_either() -> None:
     assert result.answer == "421" and result.details["verdict"] == "unverified"
 
 
-def test_a_budget_given_to_build_caps_a_bare_invoke() -> None:
+def test_a_budget_belongs_to_the_invocation_s_run_and_build_takes_compile_options() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
     slm, llm = slm_with("421"), llm_with("391")
-    graph = draft_verify.build(slm=slm, llm=llm, budget=Budget(usd=0.0, policy="degrade"))
-    out = graph.invoke({"question": "17 * 23?"})
+    saver = InMemorySaver()
+    graph = draft_verify.build(slm=slm, llm=llm, checkpointer=saver)
+    assert graph.checkpointer is saver
+    config = {"configurable": {"thread_id": "t1"}}
+    with Run(budget=Budget(usd=0.0, policy="degrade"), local_model=slm):
+        out = graph.invoke({"question": "17 * 23?"}, config)
     assert out["answer"] == "421" and out["details"]["verdict"] == "unverified"
     assert [r.outcome for r in ledger_of(out).records] == ["ok", "degraded"]
 

@@ -118,7 +118,8 @@ def test_neighbours_of_easy_examples_send_the_question_to_the_slm() -> None:
     assert (result.answered_by, result.details["router"]) == ("slm", "neighbours")
     assert result.details["p_easy"] == 1.0  # e1, e2, e3
     assert llm.calls == []
-    assert [r.node for r in result.ledger.records] == ["slm_answer"]  # embed is unmetered here
+    # The router's embeddings (the examples', then the question's) are metered calls too.
+    assert [r.node for r in result.ledger.records] == ["route", "route", "slm_answer"]
 
 
 def test_neighbours_of_hard_examples_send_the_question_to_the_llm() -> None:
@@ -193,10 +194,12 @@ def test_an_exhausted_budget_degrades_the_llm_answer_to_the_slm() -> None:
     assert (record.node, record.outcome, record.original_model) == ("llm_answer", "degraded", "llm")
 
 
-def test_a_budget_given_to_build_caps_a_bare_invoke() -> None:
+def test_a_budget_belongs_to_the_invocation_s_run_and_build_takes_compile_options() -> None:
     slm, llm = slm_with("421", p_yes=0.1), llm_with("391")
-    graph = router.build(slm=slm, llm=llm, budget=Budget(usd=0.0, policy="degrade"))
-    out = graph.invoke({"question": "17 * 23?"})
+    graph = router.build(slm=slm, llm=llm, name="my-router")
+    assert graph.name == "my-router"
+    with Run(budget=Budget(usd=0.0, policy="degrade"), local_model=slm):
+        out = graph.invoke({"question": "17 * 23?"})
     assert out["answer"] == "421" and llm.calls == []
     assert [r.outcome for r in ledger_of(out).records] == ["ok", "degraded"]
 

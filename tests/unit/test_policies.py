@@ -13,13 +13,10 @@ from typing import TypedDict
 
 import pytest
 
-from collab.budget import Budget, Scope
-from collab.errors import BudgetExceeded, UserError
-from collab.events import CallStarted, Event
-from collab.ledger import CallRecord
-from collab.meter import Meter
-from collab.models.scripted import ScriptedModel
-from collab.policies import (
+from collab.budget.ledger import CallRecord
+from collab.budget.limits import Budget, LimitScope
+from collab.budget.meter import Meter
+from collab.budget.policies import (
     Decision,
     Degrade,
     Exceeded,
@@ -29,6 +26,9 @@ from collab.policies import (
     RaiseLimits,
     UseModel,
 )
+from collab.errors import BudgetExceeded, UserError
+from collab.events import CallStarted, Event
+from collab.models.scripted import ScriptedModel
 
 RATE = 0.001
 """USD per token of the scripted remote model: 10 tokens cost $0.01."""
@@ -163,7 +163,7 @@ def test_a_plain_function_can_let_one_call_through() -> None:
         1,
         1,
     )
-    assert situation.scope == Scope("run") and situation.model.name == "big"
+    assert situation.scope == LimitScope("run") and situation.model.name == "big"
     with pytest.raises(BudgetExceeded, match="only one call over the limit"):
         meter.reserve(remote(), prompt_tokens=1, max_tokens=1)
     assert meter.ledger.records[-1].outcome == "refused"
@@ -196,7 +196,7 @@ def test_raise_limits_with_a_scope_changes_that_scope() -> None:
         Budget(
             calls=1,
             per_node={"n": Budget(calls=1)},
-            policy=lambda e: RaiseLimits({"calls": 10}, scope=Scope("node", "n")),
+            policy=lambda e: RaiseLimits({"calls": 10}, scope=LimitScope("node", "n")),
         )
     )
     call(meter, local())

@@ -6,15 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from collab.errors import UserError
-from collab.models.litellm_import import import_litellm
-from collab.pricing import (
-    ModelPrice,
+from collab.budget.prices import (
     estimate_cost_usd,
     missing_price_note,
     price_of,
     set_price,
 )
+from collab.errors import UserError
+from collab.litellm_import import import_litellm
+from collab.types import ModelPrice
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from fault_server import FaultServer, Reply  # tests/ is on sys.path: conftest.py lives there
 from pydantic import BaseModel
 
+import collab
 from collab.errors import (
     InvalidOutputError,
     MissingAPIKeyError,
@@ -24,13 +25,12 @@ from collab.errors import (
     ServerUnreachableError,
     UserError,
 )
+from collab.litellm_import import import_litellm
 from collab.models.base import Model
-from collab.models.litellm_import import import_litellm
 from collab.models.remote import RemoteModel, RetryPolicy
 from collab.models.remote_request import Call, Endpoint, build_request, probe_provider
 from collab.models.retry import parse_retry_after
-from collab.pricing import ModelPrice
-from collab.types import Message
+from collab.types import Message, ModelPrice
 
 KEY = "sk-test-SECRET123456"
 FAST = RetryPolicy(initial_s=0.01, max_s=0.02, retry_after_max_s=3.0)
@@ -319,9 +319,11 @@ def test_prediction_is_sent_where_supported_and_dropped_elsewhere() -> None:
     )
 
 
-def test_mock_response_is_priced_from_the_map() -> None:
+def test_mock_response_is_priced_from_the_map_when_metered() -> None:
     model = RemoteModel("openai/gpt-4o-mini", api_key=KEY, extra={"mock_response": "pong"})
-    completion = model.complete("ping")
+    assert model.complete("ping").cost_usd is None  # a backend prices only with its own prices
+    with collab.Run():
+        completion = collab.metered(model).complete("ping")
     info = import_litellm().model_cost["gpt-4o-mini"]
     expected = (
         completion.usage.prompt_tokens * info["input_cost_per_token"]
@@ -334,7 +336,8 @@ def test_mock_response_is_priced_from_the_map() -> None:
 def test_model_prices_win_and_unmapped_models_cost_none() -> None:
     with FaultServer([Reply(prompt_tokens=1000, completion_tokens=2000), 200]) as server:
         priced = remote(server, prices=ModelPrice(1.0, 3.0)).complete("hi")
-        unpriced = remote(server).complete("hi")
+        with collab.Run():
+            unpriced = collab.metered(remote(server)).complete("hi")
     assert priced.cost_usd == pytest.approx(0.007) and priced.cost_note is None
     assert unpriced.cost_usd is None
     assert unpriced.cost_note == "no price for 'openai/fake': pass prices=ModelPrice(...)"

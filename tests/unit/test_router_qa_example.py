@@ -53,7 +53,7 @@ def test_an_easy_question_stays_with_the_slm() -> None:
     result = result_from(out)
     assert (result.answer, result.answered_by, result.escalated) == (EASY_ONLY, "slm", False)
     assert result.details["p_easy"] == 1.0
-    assert [r.node for r in run.ledger.records] == ["slm_answer"]  # scripted embed is unmetered
+    assert [r.node for r in run.ledger.records] == ["route", "route", "slm_answer"]  # embeds too
 
 
 def test_a_hard_question_goes_to_the_llm() -> None:

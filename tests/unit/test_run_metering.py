@@ -1,4 +1,4 @@
-"""``collab.Run`` meters the calls of every backend made inside it, in threads and tasks."""
+"""``collab.Run`` meters the calls of every metered model made inside it, in threads and tasks."""
 
 from __future__ import annotations
 
@@ -12,21 +12,25 @@ from pydantic import BaseModel
 
 import collab
 from collab import Budget, BudgetExceeded, Run, ScriptedModel
+from collab.budget.metered import MeteredModel
 from collab.errors import InvalidOutputError
-from collab.metering import metered_stream
 
 
-def remote(replies: list[str] | None = None, *, name: str = "big", rate: float = 0.001):
-    return ScriptedModel(
-        replies if replies is not None else (lambda _: "four words of answer"),
-        name=name,
-        kind="remote",
-        cost_per_token_usd=rate,
+def remote(
+    replies: list[str] | None = None, *, name: str = "big", rate: float = 0.001
+) -> MeteredModel:
+    return collab.metered(
+        ScriptedModel(
+            replies if replies is not None else (lambda _: "four words of answer"),
+            name=name,
+            kind="remote",
+            cost_per_token_usd=rate,
+        )
     )
 
 
-def local(name: str = "small") -> ScriptedModel:
-    return ScriptedModel(lambda _: "a local reply", name=name, kind="local")
+def local(name: str = "small") -> MeteredModel:
+    return collab.metered(ScriptedModel(lambda _: "a local reply", name=name, kind="local"))
 
 
 def test_calls_outside_a_run_are_not_recorded_and_inside_are() -> None:
@@ -147,14 +151,14 @@ def test_failed_call_is_recorded_and_charges_what_was_billed() -> None:
 
 def test_usd_reservation_prices_the_dearest_fallback() -> None:
     cheap, dear = remote(rate=0.001, name="cheap"), remote(rate=1.0, name="dear")
-    cheap.fallbacks = (dear,)  # type: ignore[attr-defined]
+    cheap.wrapped.fallbacks = (dear.wrapped,)  # type: ignore[attr-defined]
     with Run(budget=Budget(usd=0.5)) as run, pytest.raises(BudgetExceeded, match="'cheap'"):
         cheap.complete("one two", max_tokens=4)  # fits on cheap ($0.006), not on dear ($6)
     assert cheap.calls == [] and run.meter.spent()["usd"] == 0
 
 
 def test_a_fallback_answer_is_priced_at_the_fallback() -> None:
-    from collab.costing import Costing
+    from collab.budget.call_cost import Costing
     from collab.types import Completion, Usage
 
     primary, backup = remote(rate=0.001, name="primary"), remote(rate=0.01, name="backup")
@@ -171,7 +175,7 @@ def test_a_fallback_answer_is_priced_at_the_fallback() -> None:
 
 
 def test_local_scoring_counts_local_tokens_only() -> None:
-    judge = ScriptedModel([], kind="local", scores=lambda _p, _o: [3.0, 1.0])
+    judge = collab.metered(ScriptedModel([], kind="local", scores=lambda _p, _o: [3.0, 1.0]))
     with Run(budget=Budget(local_tokens=100)) as run:
         probs = judge.score("is this right", ["yes", "no"])
     assert probs == pytest.approx([0.75, 0.25])
@@ -219,8 +223,7 @@ def _try(call, *args) -> str:
 
 def test_remote_reservation_counts_the_schema_sent_with_the_prompt() -> None:
     from collab import RemoteModel
-    from collab.metering import prompt_tokens_of
-    from collab.models.remote import _with_schema
+    from collab.budget.metered import prompt_tokens_of
 
     class Person(BaseModel):
         name: str
@@ -229,7 +232,7 @@ def test_remote_reservation_counts_the_schema_sent_with_the_prompt() -> None:
 
     llm = RemoteModel("openai/test", api_base="http://127.0.0.1:9/v1", api_key="k")
     bare = prompt_tokens_of("hi")(llm)
-    with_schema = _with_schema("hi", Person)(llm)
+    with_schema = prompt_tokens_of("hi", Person)(llm)
     assert with_schema >= bare + llm.count_tokens('"name" "age" "email"')
 
 
@@ -264,14 +267,9 @@ def test_a_stream_failing_midway_records_what_it_produced() -> None:
                 usage=Usage(prompt_tokens=2, completion_tokens=len(text.split())),
                 cost_usd=None,
             )
-            return metered_stream(
-                self,
-                prompt_tokens=2,
-                max_tokens=max_tokens,
-                open_stream=lambda _m: CompletionStream(broken(), finish),
-            )
+            return CompletionStream(broken(), finish)
 
-    llm = Flaky([], name="flaky", kind="remote", cost_per_token_usd=0.001)
+    llm = collab.metered(Flaky([], name="flaky", kind="remote", cost_per_token_usd=0.001))
     with Run() as run, pytest.raises(ConnectionError):
         "".join(llm.stream("hi"))
     record = run.ledger.records[0]

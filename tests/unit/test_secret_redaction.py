@@ -24,7 +24,7 @@ from rich.console import Console
 
 import collab
 from collab.errors import CollabError, MissingAPIKeyError, RemoteAPIError
-from collab.models.litellm_import import import_litellm
+from collab.litellm_import import import_litellm
 from collab.models.retry import RetryPolicy
 from collab.tracing import trace_run
 
@@ -102,8 +102,10 @@ def test_the_key_shows_nowhere(
     error: CollabError | None = None
 
     with FaultServer(default=answer) as server:
-        model = collab.RemoteModel(
-            "openai/x", api_base=server.api_base, max_retries=MAX_RETRIES, retry=FAST, **options
+        model = collab.metered(
+            collab.RemoteModel(
+                "openai/x", api_base=server.api_base, max_retries=MAX_RETRIES, retry=FAST, **options
+            )
         )
         run = collab.Run()
         console = Console(file=screen, width=120)
@@ -144,7 +146,9 @@ def test_any_backend_s_failure_is_recorded_without_the_key(
     key = KEYS[key_shape]
     if key_shape == "shapeless":  # known to be a key only by where it comes from
         monkeypatch.setenv("MY_PROVIDER_TOKEN", key)
-    model = collab.ScriptedModel([PermissionError(f"token {key} was revoked")], kind="remote")
+    model = collab.metered(
+        collab.ScriptedModel([PermissionError(f"token {key} was revoked")], kind="remote")
+    )
     run = collab.Run()
     with run, trace_run(run, jsonl=tmp_path / "t.jsonl"), pytest.raises(PermissionError):
         model.complete("hi")

@@ -11,9 +11,9 @@ import pytest
 from collab.errors import UserError
 from collab.speculative import Draft, DraftRequest, PromptLookup, Speculative
 from collab.speculative.config import resolve
+from collab.speculative.draft_sources import TargetVocab
 from collab.speculative.engine import Tally, generate
 from collab.speculative.schedule import Acceptance, CostModel, Schedule, best_length
-from collab.speculative.sources import TargetVocab
 from collab.speculative.verify import Sampler
 
 VOCAB = 12
@@ -286,11 +286,11 @@ def test_speculative_argument_resolves_to_settings() -> None:
 def test_draft_clock_leaves_out_the_first_prefill_and_smooths(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from collab.speculative import sources
+    from collab.speculative import draft_sources
 
     now = iter([0.0, 5.0, 5.4, 10.0, 10.8])  # start, synced, stop; start, stop
-    monkeypatch.setattr(sources.time, "perf_counter", lambda: next(now))
-    clock = sources.DraftClock()
+    monkeypatch.setattr(draft_sources.time, "perf_counter", lambda: next(now))
+    clock = draft_sources.DraftClock()
     clock.start()
     clock.synced()  # the 5 s prefill of the prompt is not a drafting cost
     clock.stop(4)

@@ -12,20 +12,23 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from collab.budget import Budget
+import collab
+from collab.budget.ledger import CallRecord
+from collab.budget.limits import Budget
+from collab.budget.run import Run, scope
 from collab.errors import UserError
 from collab.events import CallStarted, Event, NodeEnded, NodeStarted, StreamDelta
-from collab.ledger import CallRecord
 from collab.models.scripted import ScriptedModel
 from collab.redaction import REDACTED
-from collab.run import Run, scope
 from collab.tracing import JsonlTrace, LiveView, read_trace, trace_run
 
 FAKE_KEY = "sk-test-FAKE1234567890"
 
 
 def remote(name: str = "gpt-remote", replies: int = 1) -> ScriptedModel:
-    return ScriptedModel(["a b c"] * replies, kind="remote", cost_per_token_usd=0.001, name=name)
+    return collab.metered(
+        ScriptedModel(["a b c"] * replies, kind="remote", cost_per_token_usd=0.001, name=name)
+    )
 
 
 def one_call(run: Run, model: ScriptedModel, *, node: str | None = None) -> CallRecord:
@@ -273,7 +276,9 @@ def test_view_pairs_a_call_end_with_its_start_and_streams_while_running() -> Non
 
 
 def test_view_tells_apart_two_running_calls_to_one_model_in_one_node() -> None:
-    model = ScriptedModel(["alpha beta gamma", "one two three four five"], kind="remote")
+    model = collab.metered(
+        ScriptedModel(["alpha beta gamma", "one two three four five"], kind="remote")
+    )
     with Run() as run, LiveView(run, console=Console(file=io.StringIO(), width=120)) as view:
         with scope(node="draft"):
             first, second = iter(model.stream("a b")), iter(model.stream("c d"))

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from collab.budget import LIMIT_NAMES, LimitName, Scope
+from collab.budget.limits import LIMIT_NAMES, LimitName, LimitScope
+from collab.budget.prices import format_usd
 from collab.errors import BudgetExceeded, UserError
-from collab.pricing import format_usd
 
 if TYPE_CHECKING:
-    from collab.budget import PolicyName
+    from collab.budget.limits import PolicyName
     from collab.models.base import Model
 
 __all__ = [
@@ -53,7 +53,7 @@ class Exceeded:
     """The situation a policy decides on: one limit of one scope that a call does not fit."""
 
     limit_name: LimitName
-    scope: Scope
+    scope: LimitScope
     limit: float
     spent: float
     """Settled so far in this scope (for ``wall_s``: seconds elapsed or spent in calls)."""
@@ -140,7 +140,7 @@ class RaiseLimits:
     """Set these limits (``None`` lifts one) on ``scope`` and try the reservation again."""
 
     limits: Mapping[str, float | None]
-    scope: Scope | None = field(default=None)
+    scope: LimitScope | None = field(default=None)
     """The scope to change; ``None``: the one that was exceeded."""
 
 

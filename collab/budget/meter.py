@@ -16,12 +16,12 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from collab.budget import LIMIT_NAMES, RUN_SCOPE, Budget, Scope
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import CallRecord, Ledger, Outcome
+from collab.budget.limits import LIMIT_NAMES, RUN_SCOPE, Budget, LimitScope
+from collab.budget.policies import Exceeded, Proceed, RaiseLimits, UseModel, resolve_policy
 from collab.errors import BudgetExceeded, UserError
 from collab.events import CallStarted, Event, EventHub
-from collab.ledger import CallRecord, Ledger, Outcome
-from collab.policies import Exceeded, Proceed, RaiseLimits, UseModel, resolve_policy
 from collab.redaction import redact
 from collab.types import Completion
 
@@ -66,7 +66,7 @@ class _Tally:
 
     __slots__ = ("budget", "reserved", "scope", "spent")
 
-    def __init__(self, scope: Scope, budget: Budget) -> None:
+    def __init__(self, scope: LimitScope, budget: Budget) -> None:
         self.scope, self.budget = scope, budget
         self.spent = [0.0] * 5
         self.reserved = [0.0] * 5
@@ -111,7 +111,7 @@ class Meter:
         self.started = clock()
         self._lock = threading.Lock()
         self._run = _Tally(RUN_SCOPE, budget or Budget())
-        self._scoped: dict[Scope, _Tally] = {}
+        self._scoped: dict[LimitScope, _Tally] = {}
         """Tallies of the nodes and roles that have limits (only those are checked)."""
         self._next_call = 1
         """The number in the next call id; ids of earlier attempts are never given again."""
@@ -120,7 +120,9 @@ class Meter:
             self._skip_call_id(record.call_id)
         for kind, per in (("node", self._run.budget.per_node), ("role", self._run.budget.per_role)):
             for name, limits in per.items():
-                self._scoped[Scope(kind, name)] = self._tally_from_ledger(Scope(kind, name), limits)
+                self._scoped[LimitScope(kind, name)] = self._tally_from_ledger(
+                    LimitScope(kind, name), limits
+                )
 
     @property
     def budget(self) -> Budget:
@@ -131,7 +133,9 @@ class Meter:
                 per[scope.kind][scope.name or ""] = tally.budget
             return dataclasses.replace(self._run.budget, per_node=per["node"], per_role=per["role"])
 
-    def raise_limits(self, limits: Mapping[str, float | None], *, scope: Scope = RUN_SCOPE) -> None:
+    def raise_limits(
+        self, limits: Mapping[str, float | None], *, scope: LimitScope = RUN_SCOPE
+    ) -> None:
         """Set new limits on one scope (``None`` lifts a limit); calls in flight keep theirs."""
         with self._lock:
             if scope == RUN_SCOPE:
@@ -257,12 +261,12 @@ class Meter:
         if not self._scoped:
             return (self._run,)  # the common case: no scoped limits
         scoped = (
-            self._scoped.get(Scope("node", node)) if node is not None else None,
-            self._scoped.get(Scope("role", role)) if role is not None else None,
+            self._scoped.get(LimitScope("node", node)) if node is not None else None,
+            self._scoped.get(LimitScope("role", role)) if role is not None else None,
         )
         return (self._run, *(t for t in scoped if t is not None))
 
-    def _tally_from_ledger(self, scope: Scope, budget: Budget) -> _Tally:
+    def _tally_from_ledger(self, scope: LimitScope, budget: Budget) -> _Tally:
         tally = _Tally(scope, budget)
         for record in self.ledger.snapshot():
             if getattr(record, scope.kind) == scope.name:
@@ -276,7 +280,7 @@ class Meter:
             raise UserError("ask for one scope at a time: node= or role=, not both")
         if node is None and role is None:
             return self._run
-        scope = Scope("node", node) if node is not None else Scope("role", role)
+        scope = LimitScope("node", node) if node is not None else LimitScope("role", role)
         return self._scoped.get(scope) or self._tally_from_ledger(scope, Budget())
 
     def _used(self, tally: _Tally) -> list[float]:

@@ -1,41 +1,46 @@
-"""The hooks every model backend calls around one call: metered when a run is active.
+"""``MeteredModel``: the one seam where model calls meet the budget.
 
-    def complete(self, prompt, *, max_tokens=256, ...):
-        return metered_complete(
-            self,
-            prompt_tokens=lambda m: m.count_prompt_tokens(prompt),
-            max_tokens=max_tokens,
-            call=lambda m: self._complete(...) if m is self else m.complete(prompt, ...),
-        )
+    slm = collab.metered(LocalModel("smollm2-135m-instruct"))   # or run.wrap(model)
+    with collab.Run(budget=Budget(usd=0.01)):
+        slm.complete("hi")     # reserved, called, settled into the run's ledger
 
-With no active run they only call ``call(model)``. Inside a run they reserve (the budget's
-policy may pick another model: ``call`` then gets that one), time the call, and settle it
-into the ledger. Calls made while a metered call runs (a wrapper model calling the model it
-wraps, a degraded call's own ``complete``) are not metered twice.
+It wraps any object satisfying the ``Model`` protocol (a backend of collab's or a user's
+own class): each call looks up the run active at call time, reserves its worst case (the
+budget's policy may swap the model: degrade and friends act here only), makes the call on
+the chosen model, and settles the usage the model reported. Backends only generate: a
+failed call that was billed says so on its exception (``billed``: a ``Completion``, or
+``billed_usd``). Calls made while a metered call runs (a wrapper model calling another
+metered model) are not metered twice. With no active run a call just goes through.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from collab.budget.prices import missing_price_note
+from collab.budget.run import Run, active_run, current_scope
 from collab.events import StreamDelta
-from collab.models.base import AsyncCompletionStream, CompletionStream
-from collab.run import active_run, current_scope
+from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
 from collab.types import Completion, Prompt, Usage, normalize_messages
 
 if TYPE_CHECKING:
-    from collab.meter import Meter, Reservation
+    from collab.budget.ledger import CallRecord
+    from collab.budget.meter import Meter, Reservation
     from collab.models.base import Model
+    from collab.structured import Schema
 
 __all__ = [
+    "MeteredModel",
     "ametered_call",
     "ametered_complete",
     "ametered_stream",
     "is_metered",
+    "metered",
     "metered_call",
     "metered_complete",
     "metered_stream",
@@ -57,18 +62,27 @@ def is_metered() -> bool:
     return not _inside.get() and active_run() is not None
 
 
-MESSAGE_OVERHEAD_TOKENS = 8
-"""Tokens reserved per chat message on top of its content, for models that cannot count
-their chat template (role markers, separators, a default system prompt)."""
+def _metering_run(run: Run | None) -> Run | None:
+    """The run that meters a call made here: ``run`` (a model bound to one), else the
+    active one; ``None`` inside a metered call."""
+    if _inside.get():
+        return None
+    return run if run is not None else active_run()
 
 
-def prompt_tokens_of(prompt: Prompt) -> Callable[[Model], int]:
+def prompt_tokens_of(prompt: Prompt, schema: Schema | None = None) -> Callable[[Model], int]:
     """What a budget reserves for ``prompt`` on a model: its ``count_prompt_tokens`` when it
-    has one (an upper estimate), else its content tokens plus a per-message allowance."""
+    has one (an upper estimate; given ``schema`` when the call has one and the method takes
+    it), else its content tokens plus a per-message allowance."""
 
     def count(model: Model) -> int:
         own = getattr(model, "count_prompt_tokens", None)
         if callable(own):
+            if schema is not None:
+                try:
+                    return int(own(prompt, schema=schema))
+                except TypeError:  # a count that does not take the schema
+                    pass
             return int(own(prompt))
         messages = normalize_messages(prompt)
         content = sum(model.count_tokens(m.content) for m in messages)
@@ -95,6 +109,7 @@ def metered_call(
     max_tokens: int,
     call: Callable[[Model], T],
     settle_as: Callable[[Model, T], Completion],
+    run: Run | None = None,
 ) -> T:
     """``call(model)``, metered by the active run if there is one; ``settle_as`` turns its
     result into the ``Completion`` whose usage is settled.
@@ -103,7 +118,7 @@ def metered_call(
     failed call (say, an answer that then failed validation), the backend attaches what it
     billed to the exception as ``billed`` (a ``Completion``) or ``billed_usd``.
     """
-    run = None if _inside.get() else active_run()
+    run = _metering_run(run)
     if run is None:
         return call(model)
     meter = run.meter
@@ -119,7 +134,8 @@ def metered_call(
     finally:
         _inside.reset(token)
     latency, cpu = clock.elapsed()
-    meter.settle(reservation, settle_as(chosen, result), latency_s=latency, cpu_s=cpu)
+    settled = settle_as(chosen, result)
+    _fill_cost(settled, meter.settle(reservation, settled, latency_s=latency, cpu_s=cpu))
     return result
 
 
@@ -130,13 +146,14 @@ async def ametered_call(
     max_tokens: int,
     call: Callable[[Model], Awaitable[T]],
     settle_as: Callable[[Model, T], Completion],
+    run: Run | None = None,
 ) -> T:
     """Async twin of ``metered_call``.
 
     CPU seconds of a local call are the process's while the call was awaited, so other
     tasks running meanwhile are counted in.
     """
-    run = None if _inside.get() else active_run()
+    run = _metering_run(run)
     if run is None:
         return await call(model)
     meter = run.meter
@@ -152,7 +169,8 @@ async def ametered_call(
     finally:
         _inside.reset(token)
     latency, cpu = clock.elapsed()
-    meter.settle(reservation, settle_as(chosen, result), latency_s=latency, cpu_s=cpu)
+    settled = settle_as(chosen, result)
+    _fill_cost(settled, meter.settle(reservation, settled, latency_s=latency, cpu_s=cpu))
     return result
 
 
@@ -166,6 +184,7 @@ def metered_complete(
     prompt_tokens: PromptTokens,
     max_tokens: int,
     call: Callable[[Model], Completion],
+    run: Run | None = None,
 ) -> Completion:
     """``metered_call`` for a call that returns a ``Completion``."""
     return metered_call(
@@ -174,6 +193,7 @@ def metered_complete(
         max_tokens=max_tokens,
         call=call,
         settle_as=_as_completion,
+        run=run,
     )
 
 
@@ -183,6 +203,7 @@ async def ametered_complete(
     prompt_tokens: PromptTokens,
     max_tokens: int,
     call: Callable[[Model], Awaitable[Completion]],
+    run: Run | None = None,
 ) -> Completion:
     """Async twin of ``metered_complete``."""
     return await ametered_call(
@@ -191,6 +212,7 @@ async def ametered_complete(
         max_tokens=max_tokens,
         call=call,
         settle_as=_as_completion,
+        run=run,
     )
 
 
@@ -200,6 +222,7 @@ def metered_stream(
     prompt_tokens: PromptTokens,
     max_tokens: int,
     open_stream: Callable[[Model], CompletionStream],
+    run: Run | None = None,
 ) -> CompletionStream:
     """A stream metered by the active run: reserved now, settled when it ends.
 
@@ -208,7 +231,7 @@ def metered_stream(
     fails is recorded as an error with what it had produced. Each delta is an event
     (``StreamDelta``) while someone listens to the run.
     """
-    run = None if _inside.get() else active_run()
+    run = _metering_run(run)
     if run is None:
         return open_stream(model)
     metered = _StreamMeter(run.meter, model, prompt_tokens, max_tokens)
@@ -240,9 +263,10 @@ def ametered_stream(
     prompt_tokens: PromptTokens,
     max_tokens: int,
     open_stream: Callable[[Model], AsyncCompletionStream],
+    run: Run | None = None,
 ) -> AsyncCompletionStream:
     """Async twin of ``metered_stream``."""
-    run = None if _inside.get() else active_run()
+    run = _metering_run(run)
     if run is None:
         return open_stream(model)
     metered = _StreamMeter(run.meter, model, prompt_tokens, max_tokens)
@@ -375,7 +399,7 @@ def _settle_stream(
     if reservation.settled:
         return
     latency, cpu = clock.elapsed()
-    meter.settle(reservation, completion, latency_s=latency, cpu_s=cpu)
+    _fill_cost(completion, meter.settle(reservation, completion, latency_s=latency, cpu_s=cpu))
 
 
 def _finished(completion: Completion | None) -> Completion:
@@ -405,3 +429,171 @@ def _fail(
         latency_s=latency,
         cpu_s=cpu,
     )
+
+
+_PROTOCOL_OPTIONS = frozenset({"temperature", "stop", "schema"})
+"""The call options every ``Model`` takes; others (``prediction``, ...) reach only the model
+they were meant for, not one a policy swapped in."""
+
+
+def _options_for(model: Model, wrapped: Model, options: dict[str, Any]) -> dict[str, Any]:
+    if model is wrapped:
+        return options
+    return {k: v for k, v in options.items() if k in _PROTOCOL_OPTIONS}
+
+
+class MeteredModel:
+    """``model`` metered by the run active at each call (or by ``run``, when bound to one).
+
+    Offers the ``Model`` protocol, plus the metered ``astream``, ``complete_text``,
+    ``score``, ``score_detailed`` and ``embed`` of a model that has them; every other
+    attribute is the wrapped model's. ``score`` and ``embed`` reserve and settle their input
+    tokens (prompt and options; texts) as a call with no output.
+    """
+
+    def __init__(self, model: Model, *, run: Run | None = None) -> None:
+        if isinstance(model, MeteredModel):
+            run = run if run is not None else model.run
+            model = model.wrapped
+        self.wrapped: Model = model
+        self.run = run
+        self.name: str = model.name
+        self.kind = model.kind
+
+    def __repr__(self) -> str:
+        return f"metered({self.wrapped!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in {"wrapped", "run"}:
+            raise AttributeError(name)
+        attribute = getattr(self.wrapped, name)  # AttributeError when the model lacks it
+        extra = _EXTRAS.get(name)
+        return attribute if extra is None else functools.partial(extra, self)
+
+    def count_tokens(self, text: str) -> int:
+        return self.wrapped.count_tokens(text)
+
+    def complete(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> Completion:
+        wrapped = self.wrapped
+        return metered_complete(
+            wrapped,
+            prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
+            max_tokens=max_tokens,
+            call=lambda m: m.complete(
+                prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+            ),
+            run=self.run,
+        )
+
+    async def acomplete(
+        self, prompt: Prompt, *, max_tokens: int = 256, **options: Any
+    ) -> Completion:
+        wrapped = self.wrapped
+        return await ametered_complete(
+            wrapped,
+            prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
+            max_tokens=max_tokens,
+            call=lambda m: m.acomplete(
+                prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+            ),
+            run=self.run,
+        )
+
+    def stream(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> CompletionStream:
+        wrapped = self.wrapped
+        return metered_stream(
+            wrapped,
+            prompt_tokens=prompt_tokens_of(prompt),
+            max_tokens=max_tokens,
+            open_stream=lambda m: m.stream(
+                prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+            ),
+            run=self.run,
+        )
+
+
+def _astream(
+    self: MeteredModel, prompt: Prompt, *, max_tokens: int = 256, **options: Any
+) -> AsyncCompletionStream:
+    wrapped = self.wrapped
+    return ametered_stream(
+        wrapped,
+        prompt_tokens=prompt_tokens_of(prompt),
+        max_tokens=max_tokens,
+        open_stream=lambda m: m.astream(  # type: ignore[attr-defined]
+            prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+        ),
+        run=self.run,
+    )
+
+
+def _complete_text(
+    self: MeteredModel, prompt: str, *, max_tokens: int = 256, **options: Any
+) -> Completion:
+    wrapped = self.wrapped
+    return metered_complete(
+        wrapped,
+        prompt_tokens=lambda m: m.count_tokens(prompt) + 1,  # the text and a BOS
+        max_tokens=max_tokens,
+        call=lambda m: (
+            m.complete_text(prompt, max_tokens=max_tokens, **options)  # type: ignore[attr-defined]
+            if m is wrapped
+            else m.complete(prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options))
+        ),
+        run=self.run,
+    )
+
+
+def _scoring(method: str) -> Callable[..., Any]:
+    def score(self: MeteredModel, prompt: Prompt, options: list[str]) -> Any:
+        def n_tokens(m: Model) -> int:
+            return prompt_tokens_of(prompt)(m) + sum(m.count_tokens(o) for o in options)
+
+        return metered_call(
+            self.wrapped,
+            prompt_tokens=n_tokens,
+            max_tokens=0,
+            call=lambda m: getattr(m, method)(prompt, options),
+            settle_as=lambda m, _: usage_completion(m, n_tokens(m)),
+            run=self.run,
+        )
+
+    return score
+
+
+def _embed(self: MeteredModel, texts: list[str]) -> list[list[float]]:
+    def n_tokens(m: Model) -> int:
+        return sum(m.count_tokens(t) + 1 for t in texts) if isinstance(texts, list) else 0
+
+    return metered_call(  # type: ignore[no-any-return]
+        self.wrapped,
+        prompt_tokens=n_tokens,
+        max_tokens=0,
+        call=lambda m: m.embed(texts),  # type: ignore[attr-defined]
+        settle_as=lambda m, _: usage_completion(m, n_tokens(m)),
+        run=self.run,
+    )
+
+
+_EXTRAS: dict[str, Callable[..., Any]] = {
+    "astream": _astream,
+    "complete_text": _complete_text,
+    "score": _scoring("score"),
+    "score_detailed": _scoring("score_detailed"),
+    "embed": _embed,
+}
+
+
+def _fill_cost(completion: Completion, record: CallRecord) -> None:
+    """Give a completion its model did not price the cost the meter found (or say why not)."""
+    if completion.cost_usd is not None or completion.kind != "remote":
+        return
+    if record.cost_usd is not None:
+        completion.cost_usd = record.cost_usd
+    else:
+        completion.cost_note = missing_price_note(completion.model)
+
+
+def metered(model: Model, *, run: Run | None = None) -> MeteredModel:
+    """``model`` metered by the run active at each call (``run``: always by that one)."""
+    return MeteredModel(model, run=run)

@@ -7,38 +7,28 @@ LangGraph state next to a pattern's result.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collab.budget.prices import PriceFn, estimate_cost_usd
 from collab.types import SpeculationStats
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["CallRecord", "Ledger", "Outcome", "PriceFn", "Saving", "Summary", "default_price"]
+__all__ = ["CallRecord", "Ledger", "Outcome", "Saving", "Summary"]
 
 Outcome = Literal["ok", "error", "degraded", "refused"]
 """ok: answered; error: failed (billed usage, if any, recorded); degraded: answered by the
 local model instead of ``original_model``; refused: not made, the budget did not allow it."""
-
-PriceFn = Callable[[str, int, int], float | None]
-"""``(model, prompt_tokens, completion_tokens) -> US dollars``, ``None`` when unknown."""
 
 GroupBy = Literal["node", "role", "model", "kind", "outcome"]
 
 # One lock for every ledger: appends are rare and short, and a lock kept on the instance
 # would stop ledgers from being pickled or deep-copied (LangGraph does both to state).
 _APPEND_LOCK = threading.Lock()
-
-
-def default_price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """``collab.pricing.estimate_cost_usd``: user prices first, then LiteLLM's map."""
-    from collab.pricing import estimate_cost_usd
-
-    return estimate_cost_usd(model, prompt_tokens, completion_tokens)
 
 
 class CallRecord(BaseModel):
@@ -52,7 +42,7 @@ class CallRecord(BaseModel):
     """Names the call in its ``CallStarted`` and ``StreamDelta`` events too; unique in the
     run's ledger, resumed attempts included (``None`` in records made before call ids)."""
     node: str | None = None
-    """The graph node the call was made in (``collab.run.scope``), if any."""
+    """The graph node the call was made in (``collab.budget.run.scope``), if any."""
     role: str | None = None
     model: str
     """The model that answered (or was refused)."""
@@ -181,7 +171,7 @@ class Ledger(BaseModel):
         return total
 
     def all_remote_cost_usd(
-        self, remote_model: str, *, price: PriceFn = default_price
+        self, remote_model: str, *, price: PriceFn = estimate_cost_usd
     ) -> float | None:
         """What every call made would have cost on ``remote_model`` (``None``: no price)."""
         total = 0.0
@@ -194,7 +184,7 @@ class Ledger(BaseModel):
             total += cost
         return total
 
-    def saving(self, remote_model: str, *, price: PriceFn = default_price) -> Saving:
+    def saving(self, remote_model: str, *, price: PriceFn = estimate_cost_usd) -> Saving:
         """The run's cost against the all-remote counterfactual, absolute and in %."""
         total = self.total()
         return Saving(
@@ -221,7 +211,7 @@ class Ledger(BaseModel):
         from rich.table import Table
 
         table = Table(title=title or f"calls by {by}")
-        from collab.pricing import format_usd
+        from collab.budget.prices import format_usd
 
         for column in (by, "calls", "tokens in", "tokens out", "cost $", "latency s", "notes"):
             table.add_column(column, justify="left" if column in {by, "notes"} else "right")

@@ -6,14 +6,13 @@ says how to give it one. Looking up the map imports LiteLLM (seconds, once).
 
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from collab.errors import UserError
+from collab.types import ModelPrice
 
 __all__ = [
-    "ModelPrice",
+    "PriceFn",
     "estimate_cost_usd",
     "missing_price_note",
     "price_of",
@@ -21,32 +20,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ModelPrice:
-    """What a model costs, in US dollars per million tokens."""
-
-    input_per_mtok_usd: float
-    """Price of one million prompt tokens."""
-    output_per_mtok_usd: float
-    """Price of one million completion tokens."""
-
-    def __post_init__(self) -> None:
-        for field, value in (
-            ("input_per_mtok_usd", self.input_per_mtok_usd),
-            ("output_per_mtok_usd", self.output_per_mtok_usd),
-        ):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise UserError(
-                    f"ModelPrice.{field} must be a finite number >= 0, got {value!r}",
-                    hint="prices are US dollars per million tokens, e.g. 0.15",
-                )
-
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Price of a call with these token counts."""
-        return (
-            prompt_tokens * self.input_per_mtok_usd + completion_tokens * self.output_per_mtok_usd
-        ) / 1_000_000
-
+PriceFn = Callable[[str, int, int], float | None]
+"""``(model, prompt_tokens, completion_tokens) -> US dollars``, ``None`` when unknown;
+``estimate_cost_usd`` is the default."""
 
 _user_prices: dict[str, ModelPrice] = {}
 _unmapped: set[str] = set()
@@ -84,7 +60,7 @@ def estimate_cost_usd(model: str, prompt_tokens: int, completion_tokens: int) ->
         return user.cost_usd(prompt_tokens, completion_tokens)
     if unmapped:
         return None
-    from collab.models.litellm_import import import_litellm
+    from collab.litellm_import import import_litellm
 
     litellm = import_litellm()
     try:
@@ -105,7 +81,7 @@ def missing_price_note(model: str) -> str:
 
 
 def _map_price(model: str) -> ModelPrice | None:
-    from collab.models.litellm_import import import_litellm
+    from collab.litellm_import import import_litellm
 
     litellm = import_litellm()
     try:

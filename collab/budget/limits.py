@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from collab.errors import UserError
 
 if TYPE_CHECKING:
-    from collab.policies import BudgetPolicy
+    from collab.budget.policies import BudgetPolicy
 
-__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "PolicyName", "Scope"]
+__all__ = ["LIMIT_NAMES", "Budget", "LimitName", "LimitScope", "PolicyName"]
 
 LimitName = Literal["usd", "remote_tokens", "local_tokens", "calls", "wall_s"]
 LIMIT_NAMES: tuple[LimitName, ...] = ("usd", "remote_tokens", "local_tokens", "calls", "wall_s")
@@ -23,7 +23,7 @@ PolicyName = Literal["raise", "degrade", "interrupt"]
 _POLICY_NAMES = ("raise", "degrade", "interrupt")
 
 
-class Scope(NamedTuple):
+class LimitScope(NamedTuple):
     """Where a limit applies: the whole run, one graph node, or one role."""
 
     kind: Literal["run", "node", "role"]
@@ -33,21 +33,21 @@ class Scope(NamedTuple):
         return "run" if self.kind == "run" else f"{self.kind} {self.name!r}"
 
 
-RUN_SCOPE = Scope("run")
+RUN_SCOPE = LimitScope("run")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Budget:
     """What a run may spend; every limit left at ``None`` is unlimited.
 
-    The run's limits cover every model call made inside ``collab.Run``; ``per_node`` and
+    The run's limits cover every metered call made inside ``collab.Run``; ``per_node`` and
     ``per_role`` add limits for the calls made in one graph node or by one role, checked
     together with the run's (a call goes ahead only when it fits all of them).
     """
 
     usd: float | None = None
     """US dollars the remote models may cost. Local models never count here (see
-    ``collab.local_cost`` for what they are recorded as costing)."""
+    ``collab.budget.local_costs`` for what they are recorded as costing)."""
     remote_tokens: int | None = None
     """Prompt plus completion tokens sent to and received from remote models."""
     local_tokens: int | None = None

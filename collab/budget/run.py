@@ -1,4 +1,5 @@
-"""``Run``: meters every model call made inside ``with Run(...)``, in any thread or task.
+"""``Run``: meters every call of a metered model (``collab.metered``, ``run.wrap``) made
+inside ``with Run(...)``, in any thread or task.
 
 The active run travels in a ``ContextVar``, which asyncio tasks, ``asyncio.to_thread`` and
 LangGraph nodes inherit. Threads started with ``threading.Thread`` or a
@@ -17,14 +18,16 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
-from collab.budget import Budget
-from collab.costing import Costing
+from collab.budget.call_cost import Costing
+from collab.budget.ledger import Ledger, Saving
+from collab.budget.limits import Budget
+from collab.budget.local_costs import FreeLocal, LocalCostModel
+from collab.budget.meter import Meter
+from collab.budget.prices import PriceFn, estimate_cost_usd
 from collab.errors import UserError
-from collab.ledger import Ledger, PriceFn, Saving, default_price
-from collab.local_cost import FreeLocal, LocalCostModel
-from collab.meter import Meter
 
 if TYPE_CHECKING:
+    from collab.budget.metered import MeteredModel
     from collab.events import Event
     from collab.models.base import Model
 
@@ -56,7 +59,7 @@ class Run:
         remote_model: Model | str | None = None,
         run_id: str | None = None,
         local_cost: LocalCostModel = FreeLocal(),  # noqa: B008  (frozen)
-        price: PriceFn = default_price,
+        price: PriceFn = estimate_cost_usd,
         ledger: Ledger | None = None,
     ) -> None:
         if ledger is not None and run_id is None:
@@ -89,6 +92,13 @@ class Run:
     @property
     def active(self) -> bool:
         return self._token is not None
+
+    def wrap(self, model: Model) -> MeteredModel:
+        """``model`` metered by this run, whether or not it is entered (``collab.metered``
+        wraps for whichever run is active at each call)."""
+        from collab.budget.metered import MeteredModel
+
+        return MeteredModel(model, run=self)
 
     def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback`` with every event of the run; returns the function that unsubscribes.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from collab.budget.local_costs import FreeLocal, LocalCostModel
+from collab.budget.prices import PriceFn, estimate_cost_usd
 from collab.errors import UserError
-from collab.ledger import PriceFn, default_price
-from collab.local_cost import FreeLocal, LocalCostModel
 
 if TYPE_CHECKING:
     from collab.models.base import Model
@@ -27,7 +27,7 @@ class Costing:
     """Prices calls: a model's own price first (``RemoteModel(prices=)``,
     ``ScriptedModel(cost_per_token_usd=)``), else ``price``; local calls with ``local``."""
 
-    price: PriceFn = default_price
+    price: PriceFn = estimate_cost_usd
     local: LocalCostModel = FreeLocal()  # noqa: RUF009  (frozen, shared safely)
 
     def remote_usd(self, model: Model, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -65,9 +65,9 @@ class Costing:
             return 0.0
         answered = _answering_model(model, completion.model)
         own = completion.cost_usd
-        # Backends price with collab.pricing too: their own figure stands unless the run was
+        # Backends price with collab.budget.prices too: their own figure stands unless the run was
         # given its own price function.
-        if own is not None and self.price is default_price:
+        if own is not None and self.price is estimate_cost_usd:
             return own
         priced = self.remote_usd(answered, p, c)
         return priced if priced is not None else own
