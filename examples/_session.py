@@ -22,7 +22,7 @@ from collab.tracing import trace_run
 __all__ = ["SLM", "Session", "open_session", "saving_line"]
 
 SLM = "smollm2-135m-instruct"
-"""The catalog model every example runs locally."""
+"""The catalog model the examples run locally unless they choose another (fast, weak)."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,18 @@ def open_session(
     llm: str | None = None,
     trace: str | None = None,
     speculative: bool = False,
+    slm: str = SLM,
 ) -> Iterator[Session]:
-    """Load the SLM, start (or reach) the remote LLM, and enter a run with ``budget`` that
-    degrades to the SLM and prices its saving against the LLM."""
+    """Load the SLM (catalog name ``slm``), start (or reach) the remote LLM, and enter a run
+    with ``budget`` that degrades to the SLM and prices its saving against the LLM."""
     with ExitStack() as stack:
         with console.status("loading the local SLM and starting the remote LLM..."):
-            slm = stack.enter_context(collab.LocalModel.from_catalog(SLM, speculative=speculative))
+            local = stack.enter_context(
+                collab.LocalModel.from_catalog(slm, speculative=speculative)
+            )
             remote = stack.enter_context(collab.default_llm(llm))
-        run = stack.enter_context(collab.Run(budget=budget, local_model=slm, remote_model=remote))
-        yield Session(slm, remote, run, console, trace)
+        run = stack.enter_context(collab.Run(budget=budget, local_model=local, remote_model=remote))
+        yield Session(local, remote, run, console, trace)
 
 
 def saving_line(run: collab.Run) -> str:
@@ -73,8 +76,9 @@ def saving_line(run: collab.Run) -> str:
     saving = run.saving()
     if saving.all_remote_usd is None:
         return f"this run: ${saving.actual_usd:.6f}; the remote LLM has no price to compare"
+    share = saving.actual_usd / saving.all_remote_usd if saving.all_remote_usd else 0.0
     return (
         f"this run: ${saving.actual_usd:.6f} of remote spend; the same calls on "
-        f"{saving.remote_model} alone: ${saving.all_remote_usd:.6f} "
-        f"(saved {saving.saved_pct or 0.0:.0f}%)"
+        f"{saving.remote_model} alone: ${saving.all_remote_usd:.6f}: "
+        f"spent {share:.0%} of the LLM-only cost (saved {saving.saved_pct or 0.0:.0f}%)"
     )

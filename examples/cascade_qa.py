@@ -1,9 +1,11 @@
 """Answer questions with the local SLM and escalate only the doubtful ones to the remote LLM.
 
-The SLM (SmolLM2-135M, in-process through llama.cpp) drafts an answer, then judges its own draft
-from its logits (the probability it gives to "yes" vs "no", not a number it writes). Drafts it
-doubts go to the remote LLM: the embedded OpenAI-compatible server over HTTP through LiteLLM,
-or any provider model given with ``--llm`` (e.g. ``--llm openai/gpt-4o-mini``).
+The SLM (Qwen2.5-Coder-0.5B, in-process through llama.cpp) drafts an answer, and the draft is
+judged by what can check it best: code by running the docstring's own examples in a sandbox,
+arithmetic by recomputing it, anything else by the SLM's own logits (the probability it gives
+to "yes" vs "no", not a number it writes). Drafts that fail go to the remote LLM: the embedded
+OpenAI-compatible server (Qwen2.5-Coder-1.5B) over HTTP through LiteLLM, or any provider model
+given with ``--llm`` (e.g. ``--llm openai/gpt-4o-mini``).
 
 Everything runs inside a ``collab.Run`` with a budget: every call is metered, the live view shows
 each step, the tokens as they stream and the spend against the budget as bars, and the end shows
@@ -24,45 +26,103 @@ from rich.console import Console
 from rich.table import Table
 
 import collab
+from collab.evaluation.verifiers import Arithmetic, DocstringExamples, FirstVerdict
 from examples._session import open_session, saving_line
 from patterns import cascade
 from patterns.cascade import CascadeConfig
 
+SLM = "qwen2.5-coder-0.5b-instruct"
+"""Chosen by measurement: far stronger than SmolLM2-135M at 4x its cost (docs/models.md)."""
+
+CODE_EASY = '''Complete this Python function:
+
+```python
+def is_leap_year(year: int) -> bool:
+    """Whether year is a leap year in the Gregorian calendar.
+    >>> is_leap_year(2024)
+    True
+    >>> is_leap_year(1900)
+    False
+    >>> is_leap_year(2000)
+    True
+    """
+```'''
+CODE_HARD = '''Complete this Python function:
+
+```python
+def run_lengths(s: str) -> list[tuple[str, int]]:
+    """Run-length encode s, case-insensitively, keeping each run's first character.
+    >>> run_lengths("aaAbBB c")
+    [('a', 3), ('b', 3), (' ', 1), ('c', 1)]
+    >>> run_lengths("")
+    []
+    """
+```'''
 DEFAULT_QUESTIONS = [
     "What is the capital of France?",
-    "What is 17 multiplied by 23?",
-    "Which planet is the largest in the solar system?",
     "Who wrote the novel Pride and Prejudice?",
-    "What is the chemical symbol for gold?",
+    "What is 17 multiplied by 23?",
+    "What is 25% of 640?",
+    "Which planet is the largest in the solar system?",
+    CODE_EASY,
+    CODE_HARD,
 ]
-SYSTEM = "Answer in one short sentence."
+SYSTEM = (
+    "Answer correctly and briefly, in one short sentence. To complete a function, reply with "
+    "the whole function in one ```python code block and nothing else."
+)
 
 
 def build_graph(slm: collab.Model, llm: collab.Model, *, threshold: float) -> Any:
-    """The cascade pattern: draft (SLM) -> judge (SLM logits) -> accept, or -> escalate (LLM)."""
-    config = CascadeConfig(threshold=threshold, system=SYSTEM, draft_max_tokens=48)
-    return cascade.build(slm=slm, llm=llm, config=config)
+    """The cascade pattern: draft (SLM) -> judge (program checks, else the SLM's logits) ->
+    accept, or -> escalate (LLM)."""
+    config = CascadeConfig(
+        threshold=threshold, system=SYSTEM, draft_max_tokens=256, answer_max_tokens=384
+    )
+    self_check = cascade.self_check(collab.metered(slm))  # its calls are metered too
+    judge = FirstVerdict(DocstringExamples(), Arithmetic(), fallback=self_check)
+    return cascade.build(slm=slm, llm=llm, config=config, judge=judge)
 
 
 def answers_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
     table = Table(title="answers")
-    for column in ("question", "answer", "confidence", "by"):
+    for column in ("question", "answer", "judged by", "confidence", "by"):
         table.add_column(
             column, overflow="fold", justify="right" if column == "confidence" else "left"
         )
     for question, final in rows:
-        table.add_row(question, final["answer"], f"{final['confidence']:.2f}", final["answered_by"])
+        judged_by = final["verdicts"][0]["judge"] if final.get("verdicts") else ""
+        table.add_row(
+            _short(question),
+            _short(final["answer"], 160),
+            judged_by,
+            f"{final['confidence']:.2f}",
+            final["answered_by"],
+        )
     return table
+
+
+def _short(text: str, width: int = 90) -> str:
+    """A question or answer on a few lines: code blocks shown by their first line."""
+    text = text.replace("```python", "").replace("```", "").strip()
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="collab run cascade_qa", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("questions", nargs="*", help="questions (default: five built-in ones)")
     parser.add_argument(
-        "--threshold", type=float, default=0.3, help="escalate below this (0-1; uncalibrated)"
+        "questions", nargs="*", help="questions (default: seven built-in ones, code included)"
     )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.4,
+        help="escalate below this (0-1): program checks give 0 or 1; the SLM's self-check "
+        "gives a probability",
+    )
+    parser.add_argument("--slm", default=SLM, help=f"catalog name of the local SLM ({SLM})")
     parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
     parser.add_argument(
         "--budget-usd", type=float, default=0.0002, help="remote spend cap in USD (default 0.0002)"
@@ -86,7 +146,9 @@ async def main(argv: list[str] | None = None) -> int:
     )
     console = Console()
     started = time.perf_counter()
-    with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
+    with open_session(
+        console, budget=budget, llm=args.llm, trace=args.trace, slm=args.slm
+    ) as session:
         slm, llm, run = session.slm, session.llm, session.run
         graph = build_graph(slm, llm, threshold=args.threshold)
         finals: list[tuple[str, dict[str, Any]]] = []

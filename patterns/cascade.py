@@ -35,10 +35,12 @@ __all__ = [
     "CascadeConfig",
     "CascadeState",
     "Judge",
+    "SelfCheck",
     "arun",
     "build",
     "calibrate",
     "run",
+    "self_check",
 ]
 
 Judge = Callable[[str, str, str], float]
@@ -109,9 +111,9 @@ def build(
 
     @node(role="judge")
     def judge_draft(state: CascadeState) -> CascadeState:
-        p = judge_fn(state["question"], state["draft"], config.judge_prompt)
+        p, judged_by = judge_fn(state["question"], state["draft"], config.judge_prompt)
         verdict = Verdict(
-            judge="self-check",
+            judge=judged_by,
             passed=p >= config.threshold,
             probability=p,
             threshold=config.threshold,
@@ -248,21 +250,43 @@ def _messages(config: CascadeConfig, question: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": config.system}, {"role": "user", "content": question}]
 
 
-def _judge_fn(judge: Model | Judge) -> Judge:
-    score = getattr(judge, "score", None)
-    if callable(score):
+class SelfCheck:
+    """The default judge: ``model``'s probability of "yes" (against "no") that the draft is
+    right, read from its logits with the config's ``judge_prompt``."""
 
-        def by_score(question: str, draft: str, prompt: str) -> float:
-            yes, _no = score(prompt.format(question=question, draft=draft), ["yes", "no"])
-            return float(yes)
+    name = "self-check"
 
-        return by_score
+    def __init__(self, model: Model) -> None:
+        score = getattr(model, "score", None)
+        if not callable(score):
+            from collab.errors import UserError
+
+            raise UserError(
+                f"the cascade's judge {model!r} has no score() and is not a function",
+                hint="pass a LocalModel (or any model with score), or a function "
+                "(question, draft, prompt) -> probability",
+            )
+        self._score = score
+
+    def __call__(self, question: str, draft: str, prompt: str) -> float:
+        yes, _no = self._score(prompt.format(question=question, draft=draft), ["yes", "no"])
+        return float(yes)
+
+
+def self_check(model: Model) -> Judge:
+    """``SelfCheck(model)``: the cascade's default judge, to chain with program verifiers."""
+    return SelfCheck(model)
+
+
+def _judge_fn(judge: Model | Judge) -> Callable[[str, str, str], tuple[float, str]]:
+    """``judge`` as a function giving the probability and the name of what decided it."""
+    if callable(getattr(judge, "score", None)):
+        by_score = SelfCheck(judge)  # type: ignore[arg-type]
+        return lambda q, d, p: (by_score(q, d, p), by_score.name)
+    verdict = getattr(judge, "verdict", None)
+    if callable(verdict):  # a chain of verifiers says which one decided
+        return lambda q, d, p: verdict(q, d, p)  # type: ignore[no-any-return]
     if callable(judge):
-        return judge  # type: ignore[return-value]
-    from collab.errors import UserError
-
-    raise UserError(
-        f"the cascade's judge {judge!r} has no score() and is not a function",
-        hint="pass a LocalModel (or any model with score), or a function "
-        "(question, draft, prompt) -> probability",
-    )
+        name = str(getattr(judge, "name", "judge"))
+        return lambda q, d, p: (float(judge(q, d, p)), name)  # type: ignore[operator]
+    return SelfCheck(judge)  # type: ignore[return-value]  # raises the clear error

@@ -4,11 +4,12 @@ For code, the docstring's own examples run in the sandbox are a far better judge
 model's logits; for a function call, whether it parses as a call of an offered function with
 the right parameters is. Each verifier has the cascade's judge signature
 ``(question, draft, judge_prompt) -> probability`` so it plugs in wherever a pattern takes a
-judge, and returns:
+judge. ``check(question, draft)`` says 1.0 when every check passes, 0.0 when one fails, and
+``None`` when there is nothing to check (no runnable example, not an arithmetic question);
+called as a judge, ``None`` becomes ``no_evidence`` (default 0.5). ``FirstVerdict`` chains
+verifiers and falls back to another judge (the SLM's own logits) where none applies::
 
-- 1.0 when every check passes,
-- 0.0 when one fails,
-- ``no_evidence`` (default 0.5) when there is nothing to check (no runnable example).
+    judge = FirstVerdict(DocstringExamples(), Arithmetic(), fallback=cascade.self_check(slm))
 """
 
 from __future__ import annotations
@@ -25,16 +26,35 @@ from collab.evaluation.humaneval import extract_code
 from collab.evaluation.sandbox import run_python
 
 __all__ = [
+    "Arithmetic",
     "DocstringExamples",
     "Example",
+    "FirstVerdict",
     "ProgramVerifier",
     "ToolCallShape",
+    "Verifier",
     "docstring_examples",
     "program_verifier",
 ]
 
 ProgramVerifier = Callable[[str, str, str], float]
 """``(question, draft, judge_prompt) -> probability``: the cascade's ``Judge`` shape."""
+
+
+class Verifier:
+    """A program check of a draft; subclasses implement ``check``."""
+
+    name = "program"
+    no_evidence: float = 0.5
+
+    def check(self, question: str, draft: str) -> float | None:
+        """1.0 (passes), 0.0 (fails) or ``None`` (nothing to check)."""
+        raise NotImplementedError
+
+    def __call__(self, question: str, draft: str, _judge_prompt: str = "") -> float:
+        verdict = self.check(question, draft)
+        return self.no_evidence if verdict is None else verdict
+
 
 _DOCSTRING_ENDS = frozenset({chr(34) * 3, chr(39) * 3})
 _PROMPT_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
@@ -147,8 +167,8 @@ if _collab_failed:
 """
 
 
-@dataclass(frozen=True, slots=True)
-class DocstringExamples:
+@dataclass(frozen=True)
+class DocstringExamples(Verifier):
     """Runs a code draft against the examples in the docstring of the function it completes.
 
     The question must hold the function to complete in a fenced Python block (as HumanEval
@@ -157,25 +177,26 @@ class DocstringExamples:
 
     timeout_s: float = 5.0
     no_evidence: float = 0.5
+    name = "docstring-examples"
 
-    def __call__(self, question: str, draft: str, _judge_prompt: str = "") -> float:
+    def check(self, question: str, draft: str) -> float | None:
         block = _PROMPT_BLOCK.search(question)
         source = block.group(1) if block else question
         names = _DEF.findall(source)
         if not names:
-            return self.no_evidence
+            return None
         entry_point = names[-1]
         examples = docstring_examples(source, entry_point)
         if not examples:
-            return self.no_evidence
+            return None
         code = extract_code(draft)
         pairs = [(e.call, e.expected) for e in examples]
         program = f"{source}\n    pass\n\n{code}\n" + _CHECKER.format(examples=pairs)
         return 1.0 if run_python(program, timeout_s=self.timeout_s).passed else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallShape:
+@dataclass(frozen=True)
+class ToolCallShape(Verifier):
     """Checks that a drafted function call names an offered function with valid parameters.
 
     The question must hold the offered functions as JSON after a ``Functions (JSON):`` line
@@ -185,11 +206,12 @@ class ToolCallShape:
     """
 
     no_evidence: float = 0.5
+    name = "tool-call-shape"
 
-    def __call__(self, question: str, draft: str, _judge_prompt: str = "") -> float:
+    def check(self, question: str, draft: str) -> float | None:
         functions = _offered_functions(question)
         if functions is None:
-            return self.no_evidence
+            return None
         try:
             calls = parse_calls(draft)
         except (SyntaxError, ValueError):
@@ -242,6 +264,85 @@ def _offered_functions(question: str) -> dict[str, dict[str, object]] | None:
     if not isinstance(functions, list):
         return None
     return {str(f.get("name")): f for f in functions if isinstance(f, dict)}
+
+
+_NUMBER = r"(-?\d[\d,]*(?:\.\d+)?)"
+_ARITHMETIC = [
+    (re.compile(rf"{_NUMBER}\s*(?:multiplied by|times|\*|×|x)\s*{_NUMBER}", re.I), "mul"),
+    (re.compile(rf"{_NUMBER}\s*(?:divided by|/|÷)\s*{_NUMBER}", re.I), "div"),
+    (re.compile(rf"{_NUMBER}\s*(?:plus|\+)\s*{_NUMBER}", re.I), "add"),
+    (re.compile(rf"{_NUMBER}\s*(?:minus|-)\s*{_NUMBER}", re.I), "sub"),
+    (re.compile(rf"{_NUMBER}\s*(?:%|percent)\s+of\s+{_NUMBER}", re.I), "pct"),
+    (re.compile(rf"square root of\s+{_NUMBER}", re.I), "sqrt"),
+]
+_DRAFT_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Arithmetic(Verifier):
+    """Checks the number in a draft against a question's one arithmetic operation
+    ("17 multiplied by 23", "25% of 640", "square root of 169", "144 / 12").
+
+    It recomputes what the question asks and looks for that value among the draft's numbers
+    other than the question's own operands; questions with no operation it knows, or with
+    more than one, are not checked.
+    """
+
+    no_evidence: float = 0.5
+    name = "arithmetic"
+
+    def check(self, question: str, draft: str) -> float | None:
+        found = [(m, op) for pattern, op in _ARITHMETIC for m in pattern.finditer(question)]
+        if len(found) != 1:
+            return None
+        match, op = found[0]
+        operands = [float(g.replace(",", "")) for g in match.groups()]
+        value = _apply(op, operands)
+        if value is None:
+            return None
+        numbers = [float(n.replace(",", "")) for n in _DRAFT_NUMBER.findall(draft)]
+        answers = list(numbers)
+        for operand in operands:  # the question echoed back
+            if operand in answers:
+                answers.remove(operand)
+        ok = any(abs(n - value) <= 1e-6 * max(1.0, abs(value)) for n in answers or numbers)
+        return 1.0 if ok else 0.0
+
+
+def _apply(op: str, args: list[float]) -> float | None:
+    if op == "sqrt":
+        return args[0] ** 0.5 if args[0] >= 0 else None
+    a, b = args
+    if op == "div":
+        return a / b if b else None
+    results = {"mul": a * b, "add": a + b, "sub": a - b, "pct": a * b / 100}
+    return results[op]
+
+
+@dataclass(frozen=True)
+class FirstVerdict:
+    """The first of ``verifiers`` that has something to check decides; where none has,
+    ``fallback`` (any judge: e.g. the SLM's own logits) does. A cascade judge."""
+
+    verifiers: tuple[Verifier, ...]
+    fallback: ProgramVerifier
+
+    def __init__(self, *verifiers: Verifier, fallback: ProgramVerifier) -> None:
+        object.__setattr__(self, "verifiers", verifiers)
+        object.__setattr__(self, "fallback", fallback)
+
+    def __call__(self, question: str, draft: str, judge_prompt: str = "") -> float:
+        return self.verdict(question, draft, judge_prompt)[0]
+
+    def verdict(self, question: str, draft: str, judge_prompt: str = "") -> tuple[float, str]:
+        """The probability and the name of what decided it (a verifier's, or the fallback's
+        ``name``)."""
+        for verifier in self.verifiers:
+            verdict = verifier.check(question, draft)
+            if verdict is not None:
+                return verdict, verifier.name
+        name = str(getattr(self.fallback, "name", "fallback"))
+        return self.fallback(question, draft, judge_prompt), name
 
 
 def program_verifier(dataset: Dataset) -> ProgramVerifier | None:

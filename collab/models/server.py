@@ -36,6 +36,10 @@ STAND_IN_PRICE = ModelPrice(input_per_mtok_usd=0.15, output_per_mtok_usd=0.60)
 """gpt-4o-mini's list price: what the embedded model's tokens would cost from a provider."""
 
 DEFAULT_SERVER_CONTEXT = 4096
+EMBEDDED_TIMEOUT_S = 600.0
+"""Per-call timeout of the embedded server's ``RemoteModel``: it answers one request at a time
+on the local CPU, so a long answer of a 1.5B model on a busy machine can take minutes, and a
+timed-out retry only queues the same work again."""
 STOP_GRACE_S = 5.0
 
 
@@ -204,6 +208,7 @@ class EmbeddedServer:
         """A ``RemoteModel`` for this server, over HTTP through LiteLLM."""
         kwargs.setdefault("prices", self.price)
         kwargs.setdefault("name", f"embedded/{self.model_alias}")
+        kwargs.setdefault("timeout_s", EMBEDDED_TIMEOUT_S)
         return RemoteModel(f"openai/{self.model_alias}", api_base=self.base_url, **kwargs)
 
     def __enter__(self) -> EmbeddedServer:

@@ -19,15 +19,17 @@ def test_a_confident_draft_is_kept_and_the_llm_is_not_called() -> None:
 
 
 def test_a_doubtful_draft_escalates_to_the_llm() -> None:
-    slm = ScriptedModel(["421."], name="slm", kind="local", scores=lambda p, o: [0.2, 0.8])
-    llm = ScriptedModel(["391."], name="llm", kind="remote", cost_per_token_usd=0.001)
+    slm = ScriptedModel(["Mercury."], name="slm", kind="local", scores=lambda p, o: [0.2, 0.8])
+    llm = ScriptedModel(["Jupiter."], name="llm", kind="remote", cost_per_token_usd=0.001)
     with Run() as run:
-        result = example.build_graph(slm, llm, threshold=0.5).invoke({"question": "17 x 23?"})
-    assert result["answer"] == "391." and result["answered_by"] == "llm"
-    assert result["confidence"] == 0.2
+        result = example.build_graph(slm, llm, threshold=0.5).invoke(
+            {"question": "Largest planet?"}
+        )
+    assert result["answer"] == "Jupiter." and result["answered_by"] == "llm"
+    assert result["confidence"] == 0.2 and result["verdicts"][0]["judge"] == "self-check"
     assert [r.model for r in run.ledger.records] == ["slm", "slm", "llm"]
     assert run.ledger.records[-1].role == "answerer"
-    assert "17 x 23?" in llm.calls[0][-1].content
+    assert "Largest planet?" in llm.calls[0][-1].content
 
 
 def test_an_exhausted_budget_degrades_the_escalation_to_the_slm() -> None:
@@ -56,3 +58,30 @@ def test_the_judge_sees_the_question_and_the_draft() -> None:
     slm = ScriptedModel(["Au."], name="slm", kind="local", scores=scores)
     example.build_graph(slm, ScriptedModel([]), threshold=0.5).invoke({"question": "Gold?"})
     assert "Gold?" in seen[0] and "Au." in seen[0]
+
+
+def test_code_is_judged_by_its_docstring_examples_not_by_the_slm() -> None:
+    wrong = "```python\ndef is_leap_year(year):\n    return year % 4 == 0\n```"
+    right = (
+        "```python\ndef is_leap_year(year):\n"
+        "    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)\n```"
+    )
+    slm = ScriptedModel([wrong], name="slm", kind="local", scores=lambda p, o: [0.99, 0.01])
+    llm = ScriptedModel([right], name="llm", kind="remote")
+    with Run() as run:
+        result = example.build_graph(slm, llm, threshold=0.4).invoke(
+            {"question": example.CODE_EASY}
+        )
+    assert result["answered_by"] == "llm" and result["answer"] == right
+    assert result["verdicts"][0]["judge"] == "docstring-examples"
+    assert [r.node for r in run.ledger.records] == ["draft", "escalate"]  # no model judged
+
+
+def test_arithmetic_is_recomputed_and_a_right_draft_stays_local() -> None:
+    slm = ScriptedModel(["25% of 640 is 160."], name="slm", kind="local")
+    llm = ScriptedModel([], name="llm", kind="remote")
+    result = example.build_graph(slm, llm, threshold=0.4).invoke(
+        {"question": "What is 25% of 640?"}
+    )
+    assert result["answered_by"] == "slm" and result["verdicts"][0]["judge"] == "arithmetic"
+    assert llm.calls == []

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from collab.evaluation.verifiers import DocstringExamples, ToolCallShape, docstring_examples
+from collab.evaluation.verifiers import (
+    Arithmetic,
+    DocstringExamples,
+    FirstVerdict,
+    ToolCallShape,
+    docstring_examples,
+)
 
 PROMPT = '''def add(a: int, b: int) -> int:
     """Add two numbers.
@@ -79,3 +85,32 @@ def test_malformed_or_hallucinated_calls_fail_the_shape_check() -> None:
     assert check(CALL_QUESTION, "I cannot help") == 0.0
     assert check(CALL_QUESTION, "[area(width=1), area(width=2)]") == 0.0  # two calls
     assert check("no functions here", "area(width=3)") == 0.5
+
+
+def test_arithmetic_recomputes_the_one_operation_asked() -> None:
+    check = Arithmetic().check
+    assert check("What is 17 multiplied by 23?", "17 times 23 is 391.") == 1.0
+    assert check("What is 17 multiplied by 23?", "17 multiplied by 23 equals 411.") == 0.0
+    assert check("What is 25% of 640?", "It is 160.") == 1.0
+    assert check("What is the square root of 169?", "13") == 1.0
+    assert check("What is 144 divided by 12?", "144 divided by 12 is 1.44") == 0.0
+    assert check("What is 1,200 plus 34?", "It is 1,234.") == 1.0
+    assert check("What is 3 plus 4 times 2?", "11") is None  # two operations: not checked
+    assert check("Who wrote Hamlet?", "Shakespeare") is None
+
+
+def test_the_first_verifier_with_something_to_check_decides_else_the_fallback() -> None:
+    asked: list[str] = []
+
+    def fallback(question: str, draft: str, prompt: str) -> float:
+        asked.append(question)
+        return 0.25
+
+    judge = FirstVerdict(DocstringExamples(), Arithmetic(), fallback=fallback)
+    assert judge.verdict("What is 2 plus 2?", "4") == (1.0, "arithmetic")
+    assert judge.verdict(QUESTION, "def add(a, b):\n    return a * b") == (
+        0.0,
+        "docstring-examples",
+    )
+    assert judge("Who wrote Hamlet?", "Shakespeare") == 0.25
+    assert asked == ["Who wrote Hamlet?"]
