@@ -10,15 +10,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from collab.errors import (
+    AuthenticationError,
     BudgetExceeded,
     CollabError,
     InvalidOutputError,
+    MalformedResponseError,
     MissingAPIKeyError,
     ModelCallError,
     ModelFileCorruptError,
     ModelFileError,
     ModelFileMissingError,
     ModelTimeoutError,
+    PromptError,
     PullError,
     RemoteAPIError,
     SchemaError,
@@ -117,6 +120,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AuthenticationError",
     "Budget",
     "BudgetExceeded",
     "BudgetPolicy",
@@ -136,6 +140,7 @@ __all__ = [
     "Ledger",
     "LocalCostModel",
     "LocalModel",
+    "MalformedResponseError",
     "Message",
     "MissingAPIKeyError",
     "Model",
@@ -146,6 +151,7 @@ __all__ = [
     "ModelPrice",
     "ModelTimeoutError",
     "Proceed",
+    "PromptError",
     "PullError",
     "Raise",
     "RaiseLimits",
