@@ -164,3 +164,26 @@ def test_max_tokens_is_checked_on_the_real_model(smollm2: LocalModel, max_tokens
 
     with pytest.raises(UserError, match="max_tokens"):
         smollm2.complete("x", max_tokens=max_tokens)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_every_accepted_schema_gives_a_grammar_or_a_schema_error(smollm2: LocalModel) -> None:
+    """Generated schemas through the real converter and llama.cpp's grammar parser: a crash
+    here would kill the test process."""
+    from hypothesis import HealthCheck, given, settings
+
+    from collab.models.local_schema import GrammarCache
+    from collab.structured import OutputSchema
+    from tests.unit.test_properties import schemas
+
+    llm = smollm2._live()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(schemas)
+    def check(schema: dict[str, object]) -> None:
+        try:
+            GrammarCache().get(OutputSchema.of(schema), llm)
+        except SchemaError as error:
+            assert error.message
+
+    check()
