@@ -26,6 +26,7 @@ from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.run import Run
 from patterns.common import PatternResult, Verdict, arun_graph, as_state, run_graph
+from patterns.fencing import fence
 
 __all__ = [
     "CascadeConfig",
@@ -57,9 +58,11 @@ class CascadeConfig(BaseModel):
     """Stream the draft (its tokens show in a live view as they come; same cost)."""
     answer_max_tokens: int = Field(default=256, gt=0)
     judge_prompt: str = (
-        "Question: {question}\nProposed answer: {draft}\n"
+        "Question:\n{question}\nProposed answer:\n{draft}\n"
         "Is the proposed answer correct? Answer yes or no.\nAnswer:"
     )
+    """The judge's question; ``{question}`` and ``{draft}`` arrive fenced
+    (``patterns.fencing.fence``), and the verdict is P("yes") right after its last line."""
 
 
 class CascadeState(LedgerState, total=False):
@@ -254,7 +257,10 @@ def _judge_fn(judge: Model | Judge) -> Judge:
     if callable(score):
 
         def by_score(question: str, draft: str, prompt: str) -> float:
-            yes, _no = score(prompt.format(question=question, draft=draft), ["yes", "no"])
+            fenced = prompt.format(
+                question=fence(question, "question"), draft=fence(draft, "answer")
+            )
+            yes, _no = score(fenced, ["yes", "no"])
             return float(yes)
 
         return by_score
