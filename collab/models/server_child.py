@@ -46,7 +46,7 @@ def die_with_parent(parent_pid: int, *, pdeathsig: bool) -> None:
             time.sleep(PARENT_POLL_S)
         os._exit(0)
 
-    if not sys.stdin.isatty():
+    if sys.stdin is not None and not sys.stdin.isatty():
         threading.Thread(target=watch_stdin, name="collab-stdin-watch", daemon=True).start()
     threading.Thread(target=watch_parent, name="collab-parent-watch", daemon=True).start()
 
