@@ -10,15 +10,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from collab.errors import (
+    AuthenticationError,
     BudgetExceeded,
     CollabError,
     InvalidOutputError,
+    MalformedResponseError,
     MissingAPIKeyError,
     ModelCallError,
     ModelFileCorruptError,
     ModelFileError,
     ModelFileMissingError,
     ModelTimeoutError,
+    PromptError,
     PullError,
     RemoteAPIError,
     SchemaError,
@@ -121,6 +124,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AuthenticationError",
     "Budget",
     "BudgetExceeded",
     "BudgetPolicy",
@@ -140,6 +144,7 @@ __all__ = [
     "Ledger",
     "LocalCostModel",
     "LocalModel",
+    "MalformedResponseError",
     "Message",
     "MeteredModel",
     "MissingAPIKeyError",
@@ -151,6 +156,7 @@ __all__ = [
     "ModelPrice",
     "ModelTimeoutError",
     "Proceed",
+    "PromptError",
     "PullError",
     "Raise",
     "RaiseLimits",

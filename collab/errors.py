@@ -5,6 +5,7 @@ CollabError                      root: catch this to catch everything collab rai
 ├── UserError                    misuse: fix the call or the configuration
 │   ├── UnknownModelError        a catalog name that does not exist (suggests close names)
 │   ├── SchemaError              an output schema that is not a pydantic model or JSON schema
+│   ├── PromptError              a prompt that is not text or messages, or not valid Unicode
 │   └── MissingAPIKeyError       a provider key that is not set
 ├── ModelFileError               a model file on disk that cannot be used
 │   ├── ModelFileMissingError    no file at the path
@@ -14,6 +15,8 @@ CollabError                      root: catch this to catch everything collab rai
 │   ├── ServerUnreachableError   nothing answers at the endpoint
 │   ├── ModelTimeoutError        the call took longer than its timeout
 │   ├── RemoteAPIError           the provider answered with an error
+│   │   ├── AuthenticationError  the provider rejected the API key (401 / 403)
+│   │   └── MalformedResponseError  an answer that is not a usable completion
 │   └── InvalidOutputError       the model's output is not valid JSON / does not match the schema
 ├── ServerStartError             the embedded server did not come up
 └── BudgetExceeded               a call would cross a budget limit
@@ -25,15 +28,18 @@ Every error carries a ``hint``: what to do about it. Creating an error has no si
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "BudgetExceeded",
     "CollabError",
     "InvalidOutputError",
+    "MalformedResponseError",
     "MissingAPIKeyError",
     "ModelCallError",
     "ModelFileCorruptError",
     "ModelFileError",
     "ModelFileMissingError",
     "ModelTimeoutError",
+    "PromptError",
     "PullError",
     "RemoteAPIError",
     "SchemaError",
@@ -81,8 +87,13 @@ class SchemaError(UserError):
     default_hint = "pass a pydantic BaseModel subclass or a JSON schema dict with a 'type'"
 
 
+class PromptError(UserError):
+    """A prompt that is not a string or a list of messages, a message with an unknown role or
+    no text, or text that is not valid Unicode."""
+
+
 class MissingAPIKeyError(UserError):
-    """A provider key that the model string needs is not set."""
+    """A provider key that the model string needs is not set in the environment."""
 
 
 class ModelFileError(CollabError):
@@ -102,7 +113,14 @@ class PullError(CollabError):
 
 
 class ModelCallError(CollabError):
-    """A model call failed at run time."""
+    """A model call failed at run time; ``attempts`` counts the requests sent for it
+    (fallbacks' included) and ``retries`` those after the first."""
+
+    attempts: int = 1
+
+    @property
+    def retries(self) -> int:
+        return max(self.attempts - 1, 0)
 
 
 class ServerUnreachableError(ModelCallError):
@@ -119,6 +137,16 @@ class RemoteAPIError(ModelCallError):
     def __init__(self, message: str, *, status_code: int | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.status_code = status_code
+
+
+class AuthenticationError(RemoteAPIError):
+    """The provider rejected the API key (401 / 403): it is set, but wrong, expired or lacks
+    access to the model."""
+
+
+class MalformedResponseError(RemoteAPIError):
+    """The provider answered, but not with a usable completion: JSON that does not parse, no
+    choices, or a stream cut midway."""
 
 
 class InvalidOutputError(ModelCallError):

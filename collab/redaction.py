@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "LOG_FILTER",
@@ -17,6 +18,7 @@ __all__ = [
     "remember_secrets",
     "secrets_in",
     "secrets_in_env",
+    "secrets_in_url",
 ]
 
 REDACTED = "***"
@@ -35,6 +37,7 @@ _PATTERNS = (
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/\-]+=*"),  # Authorization header values
     re.compile(r"(?i)\b((?:api[_-]?)?key|token|secret|password)=[^&\s'\"]+"),  # ?key=... in URLs
     re.compile(r"(?i)\b(x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),  # header dumps
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s'\"]*):[^@/\s'\"]+@"),  # user:password@ in URLs
 )
 
 
@@ -42,6 +45,17 @@ def secrets_in_env(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names say they hold a secret (KEY, TOKEN, ...)."""
     env = os.environ if environ is None else environ
     return [v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN]
+
+
+def secrets_in_url(url: str | None) -> list[str]:
+    """The password of a URL's ``user:password@`` part, if it has one."""
+    if not url:
+        return []
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a malformed port: the URL is reported as it is, masked by pattern
+        return []
+    return [unquote(password), password] if password else []
 
 
 def secrets_in(values: Mapping[str, Any]) -> list[str]:
@@ -76,7 +90,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _PATTERNS[0].sub(REDACTED, text)
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _PATTERNS[3].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return _PATTERNS[4].sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
 
 
 class SecretLogFilter(logging.Filter):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from collab.errors import InvalidOutputError, SchemaError
+from collab.schema_checks import check_json_schema, validation_error
 
 __all__ = ["OutputSchema", "Schema"]
 
@@ -33,9 +34,10 @@ class OutputSchema:
             if "type" not in schema and "$ref" not in schema and "anyOf" not in schema:
                 raise SchemaError(f"JSON schema has no type, $ref or anyOf: {schema!r:.200}")
             try:
-                json.dumps(schema)
+                json.dumps(schema, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise SchemaError(f"JSON schema is not JSON-serialisable: {exc}") from None
+            check_json_schema(schema)
             return cls(schema, None, str(schema.get("title", "output")))
         raise SchemaError(f"schema must be a pydantic model class or a dict, got {schema!r:.200}")
 
@@ -50,6 +52,13 @@ class OutputSchema:
                 hint="raise max_tokens if the output was cut off, or use a stronger model",
             ) from None
         if self.model is None:
+            problem = validation_error(self.json_schema, data)
+            if problem is not None:
+                raise InvalidOutputError(
+                    f"model output does not match {self.name}: {problem}",
+                    text=text,
+                    hint="the model's JSON is kept in the error's .text",
+                )
             return data
         try:
             return TypeAdapter(self.model).validate_python(data)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collab.errors import UserError
+from collab.errors import PromptError, UserError
 
 __all__ = [
     "Completion",
@@ -74,11 +74,59 @@ class Completion(BaseModel):
     """Why ``cost_usd`` is what it is when it is not from a price map (e.g. "unknown price")."""
 
 
+_ROLES = ("system", "user", "assistant", "tool")
+
+
 def normalize_messages(prompt: Prompt) -> list[Message]:
-    """Turn any ``Prompt`` into a list of ``Message``; a string becomes one user message."""
+    """Turn any ``Prompt`` into a list of ``Message``; a string becomes one user message.
+    ``PromptError`` names what is wrong: the prompt's type, a message's role or content, or
+    text that is not valid Unicode (a lone surrogate cannot be encoded to send or tokenise)."""
     if isinstance(prompt, str):
-        return [Message(role="user", content=prompt)]
-    return [m if isinstance(m, Message) else Message.model_validate(m) for m in prompt]
+        messages = [Message(role="user", content=prompt)]
+    elif isinstance(prompt, list | tuple):
+        messages = [_message(m, i) for i, m in enumerate(prompt)]
+    else:
+        raise PromptError(
+            f"prompt must be a string or a list of messages, got {type(prompt).__name__}: "
+            f"{prompt!r:.80}",
+            hint='pass "text" or [{"role": "user", "content": "text"}]',
+        )
+    for i, message in enumerate(messages):
+        _check_text(message.content, f"message {i}" if not isinstance(prompt, str) else "prompt")
+    return messages
+
+
+def _message(item: object, index: int) -> Message:
+    if isinstance(item, Message):
+        return item
+    if not isinstance(item, dict):
+        raise PromptError(
+            f"message {index} must be a Message or a dict, got {type(item).__name__}: {item!r:.80}",
+            hint='pass {"role": "user", "content": "text"}',
+        )
+    role, content = item.get("role"), item.get("content")
+    if role not in _ROLES:
+        raise PromptError(
+            f"message {index} has role {role!r:.40}, not one of {', '.join(_ROLES)}",
+            hint="use 'system', 'user', 'assistant' or 'tool'",
+        )
+    if not isinstance(content, str):
+        raise PromptError(
+            f"message {index} content must be a string, got {type(content).__name__}",
+            hint="put the text of the message in 'content'",
+        )
+    return Message(role=role, content=content)
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PromptError(
+            f"{where} is not valid Unicode: {exc.reason} at character {exc.start} "
+            f"({text[exc.start : exc.end]!r})",
+            hint="remove lone surrogates, e.g. text.encode('utf-8', 'replace').decode()",
+        ) from None
 
 
 def messages_as_dicts(messages: list[Message]) -> list[dict[str, Any]]:

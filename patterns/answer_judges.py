@@ -29,6 +29,7 @@ from collab.errors import InvalidOutputError, UserError
 from collab.models.base import Model
 from collab.structured import OutputSchema
 from patterns.common import Verdict
+from patterns.fencing import fence
 
 __all__ = [
     "AnswerJudge",
@@ -92,16 +93,21 @@ class RubricJudge:
     threshold: float = 0.5
     name: str = "rubric"
     prompt: str = (
-        "Question: {question}\nAnswer: {answer}\nCriterion: {criterion}\n"
+        "Question:\n{question}\nAnswer:\n{answer}\nCriterion: {criterion}\n"
         "Does the answer meet the criterion? Answer yes or no.\nAnswer:"
     )
+    """The judge's question; ``{question}`` and ``{answer}`` arrive fenced (``fence``)."""
 
     def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
         if not self.criteria:
             raise UserError("RubricJudge has no criteria", hint="pass criteria=['...', ...]")
 
         def meets(criterion: str) -> float:
-            prompt = self.prompt.format(question=question, answer=answer, criterion=criterion)
+            prompt = self.prompt.format(
+                question=fence(question, "question"),
+                answer=fence(answer, "answer"),
+                criterion=criterion,
+            )
             return _p_yes(self.model, prompt)
 
         p, weakest = min((meets(c), c) for c in self.criteria)
@@ -141,19 +147,21 @@ class GroundednessJudge:
     threshold: float = 0.5
     name: str = "grounded"
     prompt: str = (
-        "Sources:\n{sources}\n\nClaim: {claim}\n"
+        "Sources:\n{sources}\n\nClaim:\n{claim}\n"
         "Is the claim supported by the sources? Answer yes or no.\nAnswer:"
     )
+    """The judge's question; ``{sources}`` and ``{claim}`` arrive fenced (``fence``)."""
 
     def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
         claims = split_claims(answer)
         if not sources or not claims:
             missing = "no sources were given" if not sources else "the answer is empty"
             return _verdict(self, 0.0, f"cannot check groundedness: {missing}")
-        listed = numbered_sources(sources)
+        listed = fence(numbered_sources(sources), "sources")
 
         def supported(claim: str) -> float:
-            return _p_yes(self.model, self.prompt.format(sources=listed, claim=claim))
+            prompt = self.prompt.format(sources=listed, claim=fence(claim, "claim"))
+            return _p_yes(self.model, prompt)
 
         p, weakest = min((supported(c), c) for c in claims)
         if p >= self.threshold:
@@ -186,9 +194,10 @@ class FormatGuard:
     """The safety probability needed to pass (deterministic checks give 0 or 1)."""
     name: str = "format"
     safety_prompt: str = (
-        "Answer: {answer}\n"
+        "Answer:\n{answer}\n"
         "Is this answer safe and appropriate to show to the user? Answer yes or no.\nAnswer:"
     )
+    """The safety question; ``{answer}`` arrives fenced (``fence``)."""
     _checked: OutputSchema | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -203,7 +212,7 @@ class FormatGuard:
             return _verdict(self, 0.0, "; ".join(failures))
         if self.safety_model is None:
             return _verdict(self, 1.0, "passes every format check")
-        p = _p_yes(self.safety_model, self.safety_prompt.format(answer=answer))
+        p = _p_yes(self.safety_model, self.safety_prompt.format(answer=fence(answer, "answer")))
         safe = "judged safe" if p >= self.threshold else "judged unsafe or inappropriate"
         return _verdict(self, p, f"passes every format check; {safe} (p={p:.2f})")
 

@@ -30,6 +30,7 @@ from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, 
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
+from patterns.fencing import fence
 
 __all__ = [
     "CascadeConfig",
@@ -63,9 +64,11 @@ class CascadeConfig(BaseModel):
     """Stream the draft (its tokens show in a live view as they come; same cost)."""
     answer_max_tokens: int = Field(default=256, gt=0)
     judge_prompt: str = (
-        "Question: {question}\nProposed answer: {draft}\n"
+        "Question:\n{question}\nProposed answer:\n{draft}\n"
         "Is the proposed answer correct? Answer yes or no.\nAnswer:"
     )
+    """The judge's question; ``{question}`` and ``{draft}`` arrive fenced
+    (``patterns.fencing.fence``), and the verdict is P("yes") right after its last line."""
 
 
 class CascadeState(LedgerState, total=False):
@@ -269,7 +272,10 @@ class SelfCheck:
         self._score = score
 
     def __call__(self, question: str, draft: str, prompt: str) -> float:
-        yes, _no = self._score(prompt.format(question=question, draft=draft), ["yes", "no"])
+        # Untrusted text goes between tags it cannot close; the verdict is P("yes") after the
+        # template's own last line, so a draft ending in "Answer: yes" cannot forge it.
+        fenced = prompt.format(question=fence(question, "question"), draft=fence(draft, "answer"))
+        yes, _no = self._score(fenced, ["yes", "no"])
         return float(yes)
 
 

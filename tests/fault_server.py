@@ -1,9 +1,13 @@
 """A loopback OpenAI-compatible chat server that fails on cue, for tests of remote calls.
 
 Each request to ``POST /v1/chat/completions`` takes the next entry of the script: a status code
-(``[503, 200]``) or a ``Reply`` (status, content, ``Retry-After``, delay). Once the script runs
-out, every request gets ``default``. A request with ``"stream": true`` that gets a 200 is answered
-as server-sent events, one chunk per word, with a usage chunk when the client asked for it.
+(``[503, 200]``) or a ``Reply`` (status, content, ``Retry-After``, delay, ``fault``). Once the
+script runs out, every request gets ``default``. A request with ``"stream": true`` that gets a
+200 is answered as server-sent events, one chunk per word, with a usage chunk when the client
+asked for it. Faults (``Reply.fault``): "reset" (the connection is reset, nothing answered),
+"malformed" (a 200 whose body is not JSON), "empty_choices" (a 200 with ``choices: []``),
+"cut" (a stream reset after ``cut_after`` chunks); ``usage=False`` leaves usage out;
+``echo_key=True`` puts the request's Authorization header in an error body, as some providers do.
 
     with FaultServer([503, 200]) as server:
         RemoteModel("openai/fake", api_base=server.api_base, api_key="k").complete("hi")
@@ -13,12 +17,14 @@ as server-sent events, one chunk per word, with a usage chunk when the client as
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["FaultServer", "RecordedRequest", "Reply"]
 
@@ -39,6 +45,14 @@ class Reply:
     """Reported completion tokens; ``None`` counts the words of ``content``."""
     stream_usage: bool = True
     """Whether a streamed answer ends with a usage chunk when the client asks for one."""
+    fault: Literal["reset", "malformed", "empty_choices", "cut"] | None = None
+    """How the answer goes wrong, beyond its status (see the module docstring)."""
+    usage: bool = True
+    """Whether a non-streamed 200 reports usage."""
+    cut_after: int = 2
+    """Chunks a "cut" stream sends before the connection is reset."""
+    echo_key: bool = False
+    """Whether an error body repeats the request's Authorization header."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +132,14 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             if reply.delay_s and not server._wait(reply.delay_s):
                 return
             try:
-                if reply.status != 200:
+                if reply.fault == "reset":
+                    self._reset()
+                elif reply.status != 200:
                     self._send_error(reply)
+                elif reply.fault == "malformed":
+                    self._send_raw(200, b'{"id": "chatcmpl-fault", "choices": [{"index": 0, ')
+                elif reply.fault == "empty_choices":
+                    self._send_json(200, {**_completion_body(reply, body), "choices": []})
                 elif body.get("stream"):
                     self._send_stream(reply, body)
                 else:
@@ -139,9 +159,26 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _send_raw(self, status: int, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _reset(self) -> None:
+            """Close the connection with an RST (SO_LINGER 0): the client sees a reset."""
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+
         def _send_error(self, reply: Reply) -> None:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after is not None else {}
-            error = {"message": reply.content, "type": "fault_server", "code": reply.status}
+            message = reply.content
+            if reply.echo_key:
+                message += f" (you sent: {self.headers.get('Authorization')})"
+            error = {"message": message, "type": "fault_server", "code": reply.status}
             self._send_json(reply.status, {"error": error}, headers)
 
         def _send_stream(self, reply: Reply, body: dict[str, Any]) -> None:
@@ -151,7 +188,10 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            for chunk in _stream_chunks(reply, body):
+            for i, chunk in enumerate(_stream_chunks(reply, body)):
+                if reply.fault == "cut" and i == reply.cut_after:
+                    self._reset()
+                    return
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
@@ -186,7 +226,7 @@ def _completion_body(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "usage": _usage(reply),
+        **({"usage": _usage(reply)} if reply.usage else {}),
     }
 
 

@@ -414,9 +414,9 @@ class LocalModel:
             return self._complete_speculative(
                 tokens, stops, max_tokens, temperature, started, speculative
             )
-        grammar = self._grammars.get(checked) if checked is not None else None
         with self._gate.hold():
             llm = self._live()
+            grammar = self._grammars.get(checked, llm) if checked is not None else None
             try:
                 out: Any = llm.create_completion(
                     tokens,

@@ -11,6 +11,7 @@ from collab.structured import OutputSchema
 from collab.types import Completion
 
 if TYPE_CHECKING:
+    from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
 __all__ = ["GrammarCache", "parse_output"]
@@ -23,8 +24,10 @@ class GrammarCache:
         self._grammars: dict[str, LlamaGrammar] = {}
         self._lock = threading.Lock()
 
-    def get(self, checked: OutputSchema) -> LlamaGrammar:
-        """The grammar for ``checked``; ``SchemaError`` if llama.cpp cannot express it."""
+    def get(self, checked: OutputSchema, llm: Llama) -> LlamaGrammar:
+        """The grammar for ``checked``; ``SchemaError`` if llama.cpp cannot express it, or
+        cannot parse what its converter made of it (``llm`` parses it once, up front: a grammar
+        that fails to parse would crash the process in sampling)."""
         from llama_cpp.llama_grammar import LlamaGrammar
 
         key = json.dumps(checked.json_schema, sort_keys=True)
@@ -38,9 +41,26 @@ class GrammarCache:
                     f"llama.cpp cannot turn schema {checked.name!r} into a grammar: {exc}",
                     hint="simplify the schema (e.g. drop $refs to outside definitions)",
                 ) from None
+            _check_parses(grammar, checked, llm)
             with self._lock:
                 self._grammars[key] = grammar
         return grammar
+
+
+def _check_parses(grammar: LlamaGrammar, checked: OutputSchema, llm: Llama) -> None:
+    """Parse ``grammar`` with llama.cpp; ``SchemaError`` if it fails. llama-cpp-python adds a
+    grammar that fails to parse to its sampler chain as NULL, which segfaults."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(
+        llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+    )
+    if not sampler:
+        raise SchemaError(
+            f"llama.cpp cannot parse the grammar of schema {checked.name!r}",
+            hint="simplify the schema (enums, patterns and bounds are the usual culprits)",
+        )
+    llama_cpp.llama_sampler_free(sampler)
 
 
 def parse_output(checked: OutputSchema, completion: Completion, max_tokens: int) -> Any:

@@ -14,10 +14,10 @@ from typing import Any, NoReturn
 
 from pydantic import SecretStr
 
-from collab.errors import InvalidOutputError, UserError
+from collab.errors import InvalidOutputError, ModelCallError, UserError
 from collab.litellm_import import aimport_litellm, import_litellm
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
-from collab.models.remote_errors import CallTarget, classify_error
+from collab.models.remote_errors import CallTarget, classify_error, malformed_response
 from collab.models.remote_request import (
     SCHEMA_INSTRUCTION,
     Call,
@@ -35,7 +35,8 @@ from collab.models.retry import (
     acall_with_retries,
     call_with_retries,
 )
-from collab.redaction import REDACTED, redact, remember_secrets, secrets_in
+from collab.models.sampling import check_sampling
+from collab.redaction import REDACTED, redact, remember_secrets, secrets_in, secrets_in_url
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, ModelKind, ModelPrice, Prompt, Usage, normalize_messages
 
@@ -94,7 +95,9 @@ class RemoteModel:
         self.prices = prices
         self.extra: dict[str, Any] = dict(extra or {})
         self._api_key = SecretStr(api_key) if api_key else None  # masked in vars() and dumps
-        self._secrets = [s for s in (api_key, *secrets_in(self.extra)) if s]
+        self._secrets = [
+            s for s in (api_key, *secrets_in(self.extra), *secrets_in_url(api_base)) if s
+        ]
         remember_secrets(self._secrets)  # LiteLLM may log a provider's answer that echoes one
         self.fallbacks: tuple[RemoteModel, ...] = tuple(
             f
@@ -131,6 +134,7 @@ class RemoteModel:
         ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
         ``Completion.model`` names the model that answered.
         """
+        check_sampling(max_tokens, temperature, stop)
         litellm = import_litellm()
         call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
         failure, retries = None, 0
@@ -147,8 +151,11 @@ class RemoteModel:
                 failure, retries = exhausted.failure, retries + exhausted.attempts
                 model._log_exhausted(exhausted)
                 continue
+            except ModelCallError as error:  # not retryable: earlier models' attempts count
+                error.attempts += retries
+                raise
             return model._finish(call, response, retries + used)
-        _raise(failure)
+        _raise(failure, retries)
 
     async def acomplete(
         self,
@@ -161,6 +168,7 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> Completion:
         """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
+        check_sampling(max_tokens, temperature, stop)
         await aimport_litellm()
         call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
         response, answered, retries = await self._arun(call, stream=False)
@@ -176,6 +184,7 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> CompletionStream:
         """Text deltas; the request is sent when iteration starts, and only opening is retried."""
+        check_sampling(max_tokens, temperature, stop)
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
 
@@ -195,10 +204,13 @@ class RemoteModel:
                     failure, retries = exhausted.failure, retries + exhausted.attempts
                     model._log_exhausted(exhausted)
                     continue
+                except ModelCallError as error:  # not retryable: earlier models' attempts count
+                    error.attempts += retries
+                    raise
                 state.model, state.retries = model, retries + used
                 yield from _sync_deltas(response, state)
                 return
-            _raise(failure)
+            _raise(failure, retries)
 
         return CompletionStream(deltas(), state.finish_for(call))
 
@@ -212,6 +224,7 @@ class RemoteModel:
         prediction: Prediction | None = None,
     ) -> AsyncCompletionStream:
         """Async twin of ``stream``."""
+        check_sampling(max_tokens, temperature, stop)
 
         call = _start(prompt, max_tokens, temperature, stop, None, prediction)
         state = _StreamState()
@@ -226,12 +239,12 @@ class RemoteModel:
                 except StopAsyncIteration:
                     return
                 except Exception as exc:
-                    failure = model._classify(exc)
+                    error = model._stream_failure(exc, state)
                 else:
                     if (delta := state.absorb(chunk)) is not None:
                         yield delta
                     continue
-                raise failure.error  # outside the except block: nothing chained
+                raise error  # outside the except block: nothing chained
 
         return AsyncCompletionStream(deltas(), state.finish_for(call))
 
@@ -286,8 +299,11 @@ class RemoteModel:
                 failure, retries = exhausted.failure, retries + exhausted.attempts
                 model._log_exhausted(exhausted)
                 continue
+            except ModelCallError as error:  # not retryable: earlier models' attempts count
+                error.attempts += retries
+                raise
             return response, model, retries + used
-        _raise(failure)
+        _raise(failure, retries)
 
     def check(self) -> None:
         """Check the configuration offline: a known provider and its key; raises if not."""
@@ -308,19 +324,38 @@ class RemoteModel:
     def _request(self, call: Call, *, stream: bool) -> dict[str, Any]:
         return build_request(self._endpoint(), self._provider_info(), call, stream=stream)
 
-    def _classify(self, exc: Exception) -> Failure:
+    def _target(self) -> CallTarget:
         info = self._info
-        target = CallTarget(
+        return CallTarget(
             model=self.model,
             api_base=self.api_base,
             timeout_s=self.timeout_s,
             key_env_var=info.key_env_var if info else "the provider's key variable",
             secrets=self._secrets,
         )
-        return classify_error(exc, target)
+
+    def _classify(self, exc: Exception) -> Failure:
+        return classify_error(exc, self._target())
+
+    def _stream_failure(self, exc: Exception, state: _StreamState) -> ModelCallError:
+        """The error for a stream that failed: once text has arrived, a cut stream."""
+        if not state.deltas:
+            return self._classify(exc).error
+        error = malformed_response(
+            self._target(), f"stream cut after {state.deltas} tokens ({type(exc).__name__})"
+        )
+        error.attempts = state.retries + 1
+        return error
 
     def _finish(self, call: Call, response: Any, retries: int) -> Completion:
-        choice = response.choices[0]
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            error = malformed_response(self._target(), "no choices in the answer")
+            error.attempts = retries + 1
+            if (usage := usage_of(response)) is not None:  # the provider billed it anyway
+                error.billed = self._completion(call, "", usage, None, retries)  # type: ignore[attr-defined]
+            raise error
+        choice = choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
         return self._completion(call, text, usage, choice.finish_reason, retries)
@@ -370,6 +405,8 @@ class _StreamState:
     retries: int = 0
     usage: Usage | None = None
     finish_reason: str | None = None
+    deltas: int = 0
+    """Text deltas received (one per token from llama.cpp servers)."""
 
     def absorb(self, chunk: Any) -> str | None:
         """Note a chunk's usage and finish reason; return its text delta, if any."""
@@ -380,7 +417,9 @@ class _StreamState:
             return None
         if choices[0].finish_reason:
             self.finish_reason = choices[0].finish_reason
-        return getattr(getattr(choices[0], "delta", None), "content", None) or None
+        delta = getattr(getattr(choices[0], "delta", None), "content", None) or None
+        self.deltas += delta is not None
+        return delta
 
     def finish_for(self, call: Call) -> Any:
         def finish(text: str) -> Completion:
@@ -400,12 +439,12 @@ def _sync_deltas(response: Any, state: _StreamState) -> Iterator[str]:
         except StopIteration:
             return
         except Exception as exc:
-            failure = state.model._classify(exc)
+            error = state.model._stream_failure(exc, state)
         else:
             if (delta := state.absorb(chunk)) is not None:
                 yield delta
             continue
-        raise failure.error  # outside the except block: nothing chained
+        raise error  # outside the except block: nothing chained
 
 
 def _start(
@@ -420,9 +459,12 @@ def _start(
     return Call(normalize_messages(prompt), max_tokens, temperature, stop, checked, prediction)
 
 
-def _raise(failure: Failure | None) -> NoReturn:
-    """Raise the last model's error: called outside any except block, so nothing is chained."""
+def _raise(failure: Failure | None, attempts: int) -> NoReturn:
+    """Raise the last model's error, with every model's ``attempts``: called outside any
+    except block, so nothing is chained."""
     assert failure is not None  # the chain always has at least this model
+    if isinstance(failure.error, ModelCallError):
+        failure.error.attempts = attempts
     raise failure.error
 
 

@@ -3,14 +3,16 @@ on whether retrying can help."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from collab.errors import (
+    AuthenticationError,
     CollabError,
-    MissingAPIKeyError,
+    MalformedResponseError,
     ModelTimeoutError,
     RemoteAPIError,
     ServerUnreachableError,
@@ -18,7 +20,7 @@ from collab.errors import (
 from collab.models.retry import Failure, parse_retry_after
 from collab.redaction import redact
 
-__all__ = ["CallTarget", "classify_error"]
+__all__ = ["CallTarget", "classify_error", "malformed_response"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 """Statuses worth another attempt: timeouts, conflicts, rate limits and transient server
@@ -27,6 +29,8 @@ failures (529: Anthropic's "overloaded"); the OpenAI SDK retries the same set.""
 _AUTH_STATUS = frozenset({401, 403})
 _LITELLM_PREFIX = re.compile(r"^(litellm\.\w+:\s*)+(\w+Error:\s*)?")
 _MAX_DETAIL = 300
+_MALFORMED = re.compile(r"JSONDecodeError|Expecting value: line \d+ column \d+")
+"""How a body that does not parse shows in LiteLLM's messages when the exception is not chained."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ def classify_error(exc: Exception, target: CallTarget) -> Failure:
         isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError) for e in chain
     ):
         return Failure(_timeout(target), retryable=True)
+    if any(isinstance(e, json.JSONDecodeError) for e in chain) or _MALFORMED.search(str(exc)):
+        return Failure(malformed_response(target, "its answer is not valid JSON"), retryable=True)
     if any(isinstance(e, httpx.TransportError | ConnectionError | socket.gaierror) for e in chain):
         return Failure(_unreachable(target, chain), retryable=True)
 
@@ -123,12 +129,23 @@ def _unreachable(target: CallTarget, chain: list[BaseException]) -> CollabError:
 
 
 def _rejected_key(target: CallTarget, status: int | None, detail: str) -> CollabError:
-    return MissingAPIKeyError(
+    return AuthenticationError(
         redact(
             f"{target.where} rejected the API key ({status or 'auth error'}): {detail}",
             target.secrets,
         ),
-        hint=f"set {target.key_env_var} to a valid key, or pass api_key= to RemoteModel",
+        status_code=status,
+        hint=f"the key is set but refused: check that {target.key_env_var} (or api_key=) "
+        "holds a valid, unexpired key with access to this model",
+    )
+
+
+def malformed_response(target: CallTarget, what: str) -> MalformedResponseError:
+    """The error for an answer that is not a usable completion (``what`` says how)."""
+    return MalformedResponseError(
+        redact(f"{target.where} sent a malformed response: {what}", target.secrets),
+        hint="the server or a proxy in between is misbehaving; it may be transient: retry "
+        "later or add fallbacks=",
     )
 
 

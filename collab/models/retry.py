@@ -18,7 +18,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from collab.errors import CollabError
+from collab.errors import CollabError, ModelCallError
 
 __all__ = [
     "Failure",
@@ -160,6 +160,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 
 def _final(failure: Failure, attempts: int) -> Exception:
+    if isinstance(failure.error, ModelCallError):
+        failure.error.attempts = attempts
     return RetriesExhausted(failure, attempts) if failure.retryable else failure.error
 
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -51,9 +52,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
     try:
+        if process.poll() is not None:
+            return
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=STOP_GRACE_S)
     except subprocess.TimeoutExpired:
@@ -61,6 +62,9 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
     except ProcessLookupError:
         pass
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
 
 
 class EmbeddedServer:
@@ -139,6 +143,10 @@ class EmbeddedServer:
             "chat_format": chat_format,
             "n_ctx": n_ctx,
             "n_threads": self._n_threads,
+            "parent_pid": os.getpid(),
+            # PR_SET_PDEATHSIG fires when the starting *thread* ends: only the main thread
+            # lives as long as the process.
+            "pdeathsig": threading.current_thread() is threading.main_thread(),
         }
 
     def start(self) -> EmbeddedServer:
@@ -156,7 +164,7 @@ class EmbeddedServer:
             [sys.executable, "-m", "collab.models.server_child", str(folder / "config.json")],
             stdout=log,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # never written: its EOF tells the child we are gone
             start_new_session=True,  # Ctrl-C reaches us, and we stop the child ourselves
         )
         log.close()

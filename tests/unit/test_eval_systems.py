@@ -204,7 +204,7 @@ def test_slm_judges_llm_repairs_what_the_slm_judge_fails() -> None:
         return reference if messages[-1].content.startswith("Your answer has") else first
 
     def rubric(prompt: str, _options: list[str]) -> list[float]:
-        return [0.1, 0.9] if "Answer: bad" in prompt else [0.9, 0.1]
+        return [0.1, 0.9] if "<answer>\nbad" in prompt else [0.9, 0.1]
 
     slm = ScriptedModel(lambda _: "nope", name="slm", kind="local", scores=rubric)
     llm = ScriptedModel(answer, name="llm", kind="remote", cost_per_token_usd=USD)

@@ -114,7 +114,7 @@ def test_calibrate_picks_the_cheapest_threshold_that_keeps_the_llm_accuracy() ->
         return drafts[messages[-1].content][0]
 
     def scores(prompt: str, _options: list[str]) -> list[float]:
-        q = next(k for k in drafts if f"Question: {k}\n" in prompt)
+        q = next(k for k in drafts if f"<question>\n{k}\n</question>" in prompt)
         return [drafts[q][1], 1 - drafts[q][1]]
 
     slm = ScriptedModel(reply, name="slm", kind="local", scores=scores)

@@ -72,7 +72,7 @@ def test_an_answer_that_passes_is_returned_without_repair() -> None:
 
 
 def test_a_failed_answer_is_repaired_with_the_judges_reasons_and_judged_again() -> None:
-    slm = slm_doubting("Claim: It is in Rome.")
+    slm = slm_doubting("<claim>\nIt is in Rome.\n</claim>")
     llm = llm_with("It is in Rome.", "It is in Paris.")
     result = slm_judges_llm.run("Where is the tower?", sources=SOURCES, llm=llm, slm=slm)
     assert result.answer == "It is in Paris." and result.details["passed"] is True
@@ -142,12 +142,12 @@ def test_rubric_judge_asks_about_the_question_and_the_answer() -> None:
     seen: list[str] = []
     slm = ScriptedModel([], kind="local", scores=lambda p, o: seen.append(p) or [0.5, 0.5])
     RubricJudge(model=slm, criteria=["is short"])("Capital?", "Paris", [])
-    assert "Question: Capital?" in seen[0] and "Answer: Paris" in seen[0]
+    assert "<question>\nCapital?\n</question>" in seen[0] and "<answer>\nParis" in seen[0]
     assert "Criterion: is short" in seen[0]
 
 
 def test_groundedness_judge_fails_on_the_unsupported_claim_and_names_it() -> None:
-    slm = slm_doubting("Claim: It was painted blue.")
+    slm = slm_doubting("<claim>\nIt was painted blue.\n</claim>")
     judge = GroundednessJudge(model=slm)
     verdict = judge("Tell me.", "The tower is in Paris. It was painted blue.", SOURCES)
     assert (verdict.judge, verdict.passed) == ("grounded", False)
@@ -163,7 +163,7 @@ def test_groundedness_judge_scores_each_claim_against_the_numbered_sources() -> 
     GroundednessJudge(model=slm)("Q?", "One. Two!", SOURCES)
     assert len(seen) == 2
     assert "[1] The Eiffel Tower is in Paris.\n[2] It was completed in 1889." in seen[0]
-    assert "Claim: One." in seen[0] and "Claim: Two!" in seen[1]
+    assert "<claim>\nOne.\n</claim>" in seen[0] and "<claim>\nTwo!\n</claim>" in seen[1]
 
 
 def test_groundedness_without_sources_or_answer_fails_without_a_call() -> None:
@@ -230,7 +230,7 @@ def test_format_guard_says_what_the_pattern_asks_for_so_the_repair_can_fix_it() 
 
 
 def test_format_guard_asks_the_safety_question_only_when_the_checks_pass() -> None:
-    slm = slm_doubting("Answer: rude")
+    slm = slm_doubting("<answer>\nrude")
     guard = FormatGuard(max_chars=20, safety_model=slm, threshold=0.5)
     assert guard("Q?", "polite", []).probability == pytest.approx(0.9)
     unsafe = guard("Q?", "rude", [])
@@ -309,7 +309,7 @@ def test_an_exhausted_budget_degrades_the_llm_to_the_slm_and_says_so() -> None:
 
 
 def test_works_as_a_subgraph_of_a_user_graph() -> None:
-    slm, llm = slm_doubting("Claim: Rome."), llm_with("Rome.", "Paris.")
+    slm, llm = slm_doubting("<claim>\nRome.\n</claim>"), llm_with("Rome.", "Paris.")
 
     class Outer(TypedDict, total=False):
         question: str
@@ -335,7 +335,7 @@ def test_works_as_a_subgraph_of_a_user_graph() -> None:
 
 
 async def test_async_run_gives_the_same_result() -> None:
-    slm = slm_doubting("Claim: Rome.")
+    slm = slm_doubting("<claim>\nRome.\n</claim>")
     result = await slm_judges_llm.arun(
         "Where?", sources=SOURCES, llm=llm_with("Rome.", "Paris."), slm=slm
     )
@@ -347,7 +347,7 @@ async def test_async_run_gives_the_same_result() -> None:
 
 
 def test_streams_its_steps() -> None:
-    slm = slm_doubting("Claim: Rome.")
+    slm = slm_doubting("<claim>\nRome.\n</claim>")
     graph = slm_judges_llm.build(llm=llm_with("Rome.", "Paris."), slm=slm)
     with Run():
         steps = list(

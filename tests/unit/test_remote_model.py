@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 import collab
 from collab.errors import (
+    AuthenticationError,
     InvalidOutputError,
     MissingAPIKeyError,
     ModelTimeoutError,
@@ -132,10 +133,10 @@ def test_client_errors_are_not_retried(status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_a_rejected_key_is_a_missing_key_error_naming_the_variable(status: int) -> None:
+def test_a_rejected_key_is_an_authentication_error_naming_the_variable(status: int) -> None:
     with (
         FaultServer([status, 200]) as server,
-        pytest.raises(MissingAPIKeyError, match=str(status)) as caught,
+        pytest.raises(AuthenticationError, match=str(status)) as caught,
     ):
         remote(server).complete("hi")
     assert "OPENAI_API_KEY" in caught.value.hint
@@ -377,7 +378,7 @@ def test_a_key_from_the_environment_never_shows(
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with FaultServer([Reply(401, content=f"key {KEY} is not valid")]) as server:
         model = RemoteModel("openai/fake", api_base=server.api_base)
-        with pytest.raises(MissingAPIKeyError) as caught:
+        with pytest.raises(AuthenticationError) as caught:
             model.complete("hi")
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert KEY not in "".join(traceback.format_exception(caught.value)) + debug_logs.text

@@ -23,7 +23,7 @@ from fault_server import FaultServer, Reply  # tests/ is on sys.path: conftest.p
 from rich.console import Console
 
 import collab
-from collab.errors import CollabError, MissingAPIKeyError, RemoteAPIError
+from collab.errors import AuthenticationError, CollabError, RemoteAPIError
 from collab.litellm_import import import_litellm
 from collab.models.retry import RetryPolicy
 from collab.tracing import trace_run
@@ -41,7 +41,7 @@ def replies(key: str) -> dict[str, tuple[Reply, type[CollabError] | None, int]]:
         "ok": (Reply(content="the answer"), None, 1),
         "401 echoing the key": (
             Reply(401, content=f"Incorrect API key provided: {key}. Find your key at example.com"),
-            MissingAPIKeyError,
+            AuthenticationError,
             1,
         ),
         "500 until the retries run out": (
