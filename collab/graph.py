@@ -26,7 +26,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
+
+from typing_extensions import TypedDict
 
 from collab.budget.ledger import CallRecord, Ledger
 from collab.budget.meter import collect_records
@@ -78,6 +80,9 @@ def merge_calls(
 
 class LedgerState(TypedDict):
     """Mix into a graph's state so that its calls are checkpointed with it.
+
+    A ``typing_extensions.TypedDict``: on Python < 3.12 pydantic (which LangGraph uses for
+    ``get_input_jsonschema``) refuses a ``typing.TypedDict``.
 
     The records are kept as plain JSON dicts (any checkpointer stores them as they are);
     ``ledger_of(state)`` reads them back as a ``Ledger``.
