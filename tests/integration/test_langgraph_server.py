@@ -166,3 +166,17 @@ async def test_every_served_pattern_exports_its_schemas(server: str) -> None:
         schemas = await client.assistants.get_schemas(assistant["assistant_id"])
         assert "question" in schemas["input_schema"]["properties"], name
         assert "collab_calls" in schemas["output_schema"]["properties"], name
+
+
+def test_the_deploy_pages_client_block_runs_against_the_server(
+    server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docs_blocks import blocks, run_block
+
+    [block] = [b for b in blocks(ROOT / "docs" / "deploy.md", "python") if "langgraph dev" in b]
+    shown = "http://127.0.0.1:2024"
+    assert shown in block
+    run_block(block.replace(shown, server), "deploy_doc_client", monkeypatch)
+    answer_and_nodes = capsys.readouterr().out
+    assert answer_and_nodes.startswith(LLM_REPLY) or "smollm2" in answer_and_nodes
+    assert "['draft', 'judge'" in answer_and_nodes
