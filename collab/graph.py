@@ -60,6 +60,8 @@ RUN_CONFIG_KEY = "__collab_run"
 """``config["configurable"][RUN_CONFIG_KEY]``: a ``Run`` for the graph's nodes to use. Its
 name starts with ``__`` so checkpointers leave it out of a checkpoint's metadata (LangGraph's
 server copies every other configurable value there, and a ``Run`` is not serializable)."""
+_OLD_RUN_CONFIG_KEY = "collab_run"
+"""The key's earlier name, still read (LangGraph's server cannot checkpoint a run under it)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -282,7 +284,8 @@ def _node_name(config: RunnableConfig | None) -> str | None:
 def _configured_run(config: RunnableConfig | None) -> Run | None:
     if config is None:
         return None
-    run = (config.get("configurable") or {}).get(RUN_CONFIG_KEY)
+    configurable = config.get("configurable") or {}
+    run = configurable.get(RUN_CONFIG_KEY) or configurable.get(_OLD_RUN_CONFIG_KEY)
     return run if isinstance(run, Run) else None
 
 
