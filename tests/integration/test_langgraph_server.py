@@ -180,3 +180,24 @@ def test_the_deploy_pages_client_block_runs_against_the_server(
     answer_and_nodes = capsys.readouterr().out
     assert answer_and_nodes.startswith(LLM_REPLY) or "smollm2" in answer_and_nodes
     assert "['draft', 'judge'" in answer_and_nodes
+
+
+def test_an_embedded_llm_is_started_once_per_process(
+    smollm2_source_path: str | Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``COLLAB_LLM=embedded:<model>``: the real embedded server, started by the first run
+    that needs it and reused by the next (in this process, as in the server's)."""
+    from collab.serving import served_models
+    from patterns import served
+
+    monkeypatch.setenv("COLLAB_SLM", str(smollm2_source_path))
+    monkeypatch.setenv("COLLAB_LLM", f"embedded:{smollm2_source_path}")
+    monkeypatch.setenv("COLLAB_N_THREADS", "1")
+    config = {"configurable": {"pattern": {"threshold": 1.0, "answer_max_tokens": 8}}}
+    out = served.cascade(config).invoke({"question": "Name a colour."})
+    again = served.cascade(config).invoke({"question": "Name a fruit."})
+    escalations = [out["collab_calls"][-1], again["collab_calls"][-1]]
+    assert [c["kind"] for c in escalations] == ["remote", "remote"]
+    assert escalations[0]["model"] == escalations[1]["model"]
+    assert escalations[0]["model"].endswith("smollm2-135m-instruct")
+    assert served_models(config).llm is served_models().llm
