@@ -15,23 +15,28 @@ calls already paid for are neither made nor charged again.
 
 The wrapper works on sync and async nodes, in subgraphs and in ``Send`` branches: LangGraph
 runs nodes in copies of the caller's context, so the active run reaches them; a run can
-also be passed in ``config["configurable"]["collab_run"]``.
+also be passed in ``config["configurable"][RUN_CONFIG_KEY]`` (``"__collab_run"``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
+
+from typing_extensions import TypedDict
 
 from collab.budget.ledger import CallRecord, Ledger
 from collab.budget.meter import collect_records
 from collab.budget.run import Run, active_run, bind_run, scope
+from collab.budget.taps import tap_calls
 from collab.events import NodeEnded, NodeStarted
+from collab.graph_streams import langgraph_tap
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -51,8 +56,12 @@ __all__ = [
 
 LEDGER_KEY = "collab_calls"
 """The state channel metered nodes write their call records to (see ``LedgerState``)."""
-RUN_CONFIG_KEY = "collab_run"
-"""``config["configurable"][RUN_CONFIG_KEY]``: a ``Run`` for the graph's nodes to use."""
+RUN_CONFIG_KEY = "__collab_run"
+"""``config["configurable"][RUN_CONFIG_KEY]``: a ``Run`` for the graph's nodes to use. Its
+name starts with ``__`` so checkpointers leave it out of a checkpoint's metadata (LangGraph's
+server copies every other configurable value there, and a ``Run`` is not serializable)."""
+_OLD_RUN_CONFIG_KEY = "collab_run"
+"""The key's earlier name, still read (LangGraph's server cannot checkpoint a run under it)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,6 +87,9 @@ def merge_calls(
 
 class LedgerState(TypedDict):
     """Mix into a graph's state so that its calls are checkpointed with it.
+
+    A ``typing_extensions.TypedDict``: on Python < 3.12 pydantic (which LangGraph uses for
+    ``get_input_jsonschema``) refuses a ``typing.TypedDict``.
 
     The records are kept as plain JSON dicts (any checkpointer stores them as they are);
     ``ledger_of(state)`` reads them back as a ``Ledger``.
@@ -109,7 +121,7 @@ def node(
     ``name`` defaults to the name the graph gave the node; ``role`` labels its calls for
     per-role budgets and summaries. The node keeps its signature, so LangGraph passes it
     ``config`` and the rest as before. The calls of its metered models (``collab.metered``)
-    are metered by the active run, else the run in ``config["configurable"]["collab_run"]``.
+    are metered by the active run, else the run in ``config["configurable"][RUN_CONFIG_KEY]``.
     """
 
     def wrap(fn: F) -> F:
@@ -146,7 +158,17 @@ class _NodeFrame:
     A plain class rather than a generator context manager: this runs around every node.
     """
 
-    __slots__ = ("bound", "node", "records", "role", "run", "scoped", "started", "state")
+    __slots__ = (
+        "bound",
+        "node",
+        "records",
+        "role",
+        "run",
+        "scoped",
+        "started",
+        "state",
+        "tapped",
+    )
 
     def __init__(
         self,
@@ -161,11 +183,17 @@ class _NodeFrame:
         self.state = args[0] if args else None
         active = active_run()
         self.run = active or _configured_run(config)
+        if active is None and self.run is not None:
+            _catch_up(self.run, self.state)
         self.bound = bind_run(self.run) if active is None and self.run is not None else None
         if self.bound is not None:
             self.bound.__enter__()
         self.scoped = scope(node=self.node, role=role)
         self.scoped.__enter__()
+        tap = langgraph_tap(config, self.node) if config is not None else None
+        self.tapped = tap_calls(tap) if tap is not None else None
+        if self.tapped is not None:  # its calls reach stream_mode="messages" and "custom"
+            self.tapped.__enter__()
         self.records = collect_records()
         self.records.__enter__()
         self.started = time.perf_counter()
@@ -184,6 +212,8 @@ class _NodeFrame:
     def _close(self, error: BaseException | None) -> list[CallRecord]:
         records = self.records.records
         self.records.__exit__(None, None, None)
+        if self.tapped is not None:
+            self.tapped.__exit__(None, None, None)
         self.scoped.__exit__(None, None, None)
         if self.bound is not None:
             self.bound.__exit__(None, None, None)
@@ -200,6 +230,25 @@ class _NodeFrame:
             )
             self.run.meter.events.emit(ended)
         return records
+
+
+_catching_up = threading.Lock()
+
+
+def _catch_up(run: Run, state: Any) -> None:
+    """Count the calls a state's ledger channel holds that ``run`` has not seen: a run given
+    in the config (as LangGraph's server runs a served graph) resuming a thread that was
+    interrupted or crashed starts from what the thread already paid for."""
+    saved = state.get(LEDGER_KEY) if isinstance(state, Mapping) else None
+    if not saved:
+        return
+    with _catching_up:
+        known = {r.call_id for r in run.ledger.records}
+        for row in saved:
+            record = row if isinstance(row, CallRecord) else CallRecord.model_validate(row)
+            if record.call_id not in known:
+                run.meter.absorb(record)
+                known.add(record.call_id)
 
 
 def _with_records(update: Any, state: Any, records: list[CallRecord]) -> Any:
@@ -235,7 +284,8 @@ def _node_name(config: RunnableConfig | None) -> str | None:
 def _configured_run(config: RunnableConfig | None) -> Run | None:
     if config is None:
         return None
-    run = (config.get("configurable") or {}).get(RUN_CONFIG_KEY)
+    configurable = config.get("configurable") or {}
+    run = configurable.get(RUN_CONFIG_KEY) or configurable.get(_OLD_RUN_CONFIG_KEY)
     return run if isinstance(run, Run) else None
 
 

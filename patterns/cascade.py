@@ -27,6 +27,7 @@ from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+from patterns.state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -69,6 +70,13 @@ class CascadeConfig(BaseModel):
     )
     """The judge's question; ``{question}`` and ``{draft}`` arrive fenced
     (``patterns.fencing.fence``), and the verdict is P("yes") right after its last line."""
+
+
+class CascadeOutput(AnswerOutput, total=False):
+    """``AnswerOutput``, with the SLM's draft and the judge's confidence in it."""
+
+    draft: str
+    confidence: float
 
 
 class CascadeState(LedgerState, total=False):
@@ -147,7 +155,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(CascadeState)
+    graph = StateGraph(CascadeState, input_schema=QuestionInput, output_schema=CascadeOutput)
     graph.add_node("draft", draft)
     graph.add_node("judge", judge_draft)
     graph.add_node("accept", accept)

@@ -39,6 +39,7 @@ from collab.evaluation.metrics import normalize
 from collab.graph import LedgerState, ledger_of, node
 from collab.models.base import Model
 from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+from patterns.state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -85,6 +86,13 @@ class DraftVerifyConfig(BaseModel):
     supports it. Off by default: providers bill the prediction tokens the reply does not use
     as output tokens, so an ACCEPT then costs the draft's length and saves nothing
     (``llm_tokens_saved`` shows it). Worth it for long drafts whose corrections are edits."""
+
+
+class DraftVerifyOutput(AnswerOutput, total=False):
+    """``AnswerOutput``, with the SLM's draft and the LLM's reply to it."""
+
+    draft: str
+    reply: str
 
 
 class DraftVerifyState(LedgerState, total=False):
@@ -167,7 +175,9 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(DraftVerifyState)
+    graph = StateGraph(
+        DraftVerifyState, input_schema=QuestionInput, output_schema=DraftVerifyOutput
+    )
     graph.add_node("draft", draft)
     graph.add_node("verify", verify)
     graph.add_node("accept", accept)

@@ -16,9 +16,10 @@ with an optional reference answer to grade against.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, NotRequired, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from collab.budget.ledger import Ledger
 from collab.budget.limits import Budget
@@ -29,6 +30,7 @@ from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
 from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+from patterns.state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -72,6 +74,13 @@ class GradingConfig(BaseModel):
     grading_prompt: str = "Question: {question}\n{reference}Answer to grade: {answer}"
     reference_line: str = "Reference answer (correct): {reference}\n"
     """How a reference answer, when given, appears in the grading prompt."""
+
+
+class GradingInput(TypedDict):
+    """The question, with a reference answer to grade against when there is one."""
+
+    question: str
+    reference: NotRequired[str]
 
 
 class GradingState(LedgerState, total=False):
@@ -138,7 +147,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(GradingState)
+    graph = StateGraph(GradingState, input_schema=GradingInput, output_schema=AnswerOutput)
     graph.add_node("answer", answer)
     graph.add_node("grade", grade)
     graph.add_edge(START, "answer")

@@ -36,6 +36,7 @@ from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
 from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+from patterns.state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -81,6 +82,13 @@ class RouterConfig(BaseModel):
     system: str = "Answer the question correctly and briefly."
     slm_max_tokens: int = Field(default=128, gt=0)
     llm_max_tokens: int = Field(default=256, gt=0)
+
+
+class RouterOutput(AnswerOutput, total=False):
+    """``AnswerOutput``, with the probability the question is easy and the route taken."""
+
+    p_easy: float
+    route: Route
 
 
 class RouterState(LedgerState, total=False):
@@ -222,7 +230,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(RouterState)
+    graph = StateGraph(RouterState, input_schema=QuestionInput, output_schema=RouterOutput)
     graph.add_node("route", route)
     graph.add_node("slm_answer", slm_answer)
     graph.add_node("llm_answer", llm_answer)

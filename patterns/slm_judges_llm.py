@@ -21,9 +21,10 @@ feedback-driven repair as in Self-Refine (Madaan et al., 2023).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from collab.budget.limits import Budget
 from collab.budget.metered import metered
@@ -52,6 +53,7 @@ from patterns.common import (
     run_graph,
     verdicts_in,
 )
+from patterns.state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -106,6 +108,19 @@ class Attempt(BaseModel):
     answered_by: str
     passed: bool
     verdicts: list[Verdict]
+
+
+class JudgedAnswerInput(TypedDict):
+    """The question, with the sources a grounded answer must keep to."""
+
+    question: str
+    sources: NotRequired[list[str]]
+
+
+class JudgedAnswerOutput(AnswerOutput, total=False):
+    """``AnswerOutput`` and whether the last attempt passed its judges."""
+
+    passed: bool
 
 
 class JudgedAnswerState(LedgerState, total=False):
@@ -208,7 +223,9 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(JudgedAnswerState)
+    graph = StateGraph(
+        JudgedAnswerState, input_schema=JudgedAnswerInput, output_schema=JudgedAnswerOutput
+    )
     graph.add_node("answer", answer)
     graph.add_node("judge", judge)
     graph.add_node("repair", repair)

@@ -17,6 +17,7 @@ import difflib
 from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from collab.budget.limits import Budget
 from collab.budget.metered import metered
@@ -25,6 +26,7 @@ from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.speculative.predicted import takes_prediction
 from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+from patterns.state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -49,6 +51,13 @@ class EditConfig(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     """Room for the edited document; default: the document's length in tokens, doubled, plus
     64 (for the LLM, and for the SLM in its own tokens)."""
+
+
+class EditInput(TypedDict):
+    """The document to edit and the instruction (``question``) to edit it by."""
+
+    question: str
+    document: str
 
 
 class EditState(LedgerState, total=False):
@@ -126,7 +135,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(EditState)
+    graph = StateGraph(EditState, input_schema=EditInput, output_schema=AnswerOutput)
     graph.add_node("draft", draft)
     graph.add_node("edit", edit)
     graph.add_conditional_edges(START, start, ["draft", "edit"])

@@ -1,6 +1,8 @@
-"""A three-step graph of remote calls, checkpointed in SQLite, run as its own process.
+"""A three-step graph of remote calls, checkpointed, run as its own process.
 
     python -m durable_graph DB API_BASE THREAD [--hang-before c]
+
+DB is a SQLite file, or a ``postgresql://`` URL for LangGraph's Postgres checkpointer.
 
 Prints ``step <name>`` as each step starts and, when the graph finishes, ``ledger <json>``.
 With ``--hang-before c`` it stops at the start of step c (after a and b were paid and
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -51,6 +55,19 @@ def _step(llm: RemoteModel, name: str, hang_before: str | None) -> Any:
     return step
 
 
+@contextmanager
+def _saver(db: str) -> Iterator[Any]:
+    if db.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(db) as saver:
+            saver.setup()  # creates or migrates the tables (idempotent)
+            yield saver
+        return
+    with SqliteSaver.from_conn_string(db) as saver:
+        yield saver
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db")
@@ -69,7 +86,7 @@ def main(argv: list[str]) -> None:
         )
     )
     config = {"configurable": {"thread_id": args.thread}}
-    with SqliteSaver.from_conn_string(args.db) as saver:
+    with _saver(args.db) as saver:
         graph = build(llm, args.hang_before).compile(checkpointer=saver)
         result = invoke(graph, None if args.resume else {"answers": {}}, config)
     print(f"ledger {result.ledger.to_json()}", flush=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from collab.budget.prices import missing_price_note
 from collab.budget.run import Run, active_run, current_scope
+from collab.budget.taps import atapped, call_sink, tapped
 from collab.events import StreamDelta
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
 from collab.types import Completion, Prompt, Usage, normalize_messages
@@ -475,33 +476,51 @@ class MeteredModel:
 
     def complete(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> Completion:
         wrapped = self.wrapped
-        return metered_complete(
-            wrapped,
-            prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
-            max_tokens=max_tokens,
-            call=lambda m: m.complete(
-                prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
-            ),
-            run=self.run,
-        )
+        sink = call_sink(self.name, prompt)
+        try:
+            done = metered_complete(
+                wrapped,
+                prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
+                max_tokens=max_tokens,
+                call=lambda m: m.complete(
+                    prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+                ),
+                run=self.run,
+            )
+        except BaseException as error:
+            if sink is not None:
+                sink.end(None, error)
+            raise
+        if sink is not None:
+            sink.end(done.text, None)
+        return done
 
     async def acomplete(
         self, prompt: Prompt, *, max_tokens: int = 256, **options: Any
     ) -> Completion:
         wrapped = self.wrapped
-        return await ametered_complete(
-            wrapped,
-            prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
-            max_tokens=max_tokens,
-            call=lambda m: m.acomplete(
-                prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
-            ),
-            run=self.run,
-        )
+        sink = call_sink(self.name, prompt)
+        try:
+            done = await ametered_complete(
+                wrapped,
+                prompt_tokens=prompt_tokens_of(prompt, options.get("schema")),
+                max_tokens=max_tokens,
+                call=lambda m: m.acomplete(
+                    prompt, max_tokens=max_tokens, **_options_for(m, wrapped, options)
+                ),
+                run=self.run,
+            )
+        except BaseException as error:
+            if sink is not None:
+                sink.end(None, error)
+            raise
+        if sink is not None:
+            sink.end(done.text, None)
+        return done
 
     def stream(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> CompletionStream:
         wrapped = self.wrapped
-        return metered_stream(
+        stream = metered_stream(
             wrapped,
             prompt_tokens=prompt_tokens_of(prompt),
             max_tokens=max_tokens,
@@ -510,13 +529,14 @@ class MeteredModel:
             ),
             run=self.run,
         )
+        return tapped(stream, call_sink(self.name, prompt))
 
 
 def _astream(
     self: MeteredModel, prompt: Prompt, *, max_tokens: int = 256, **options: Any
 ) -> AsyncCompletionStream:
     wrapped = self.wrapped
-    return ametered_stream(
+    stream = ametered_stream(
         wrapped,
         prompt_tokens=prompt_tokens_of(prompt),
         max_tokens=max_tokens,
@@ -525,6 +545,7 @@ def _astream(
         ),
         run=self.run,
     )
+    return atapped(stream, call_sink(self.name, prompt))
 
 
 def _complete_text(

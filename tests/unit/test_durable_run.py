@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fault_server import FaultServer, Reply
+from postgres_cluster import PostgresCluster, unavailable_reason
 
 from collab import Ledger
 
@@ -16,7 +18,7 @@ TESTS = Path(__file__).resolve().parents[1]
 SAME_FIELDS = ("node", "role", "model", "kind", "prompt_tokens", "completion_tokens", "cost_usd")
 
 
-def start(db: Path, api_base: str, thread: str, *flags: str) -> subprocess.Popen[str]:
+def start(db: Path | str, api_base: str, thread: str, *flags: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
@@ -41,11 +43,22 @@ def comparable(ledger: Ledger) -> list[tuple[object, ...]]:
 
 
 def test_killed_run_resumes_without_paying_twice(tmp_path: Path) -> None:
+    killed_run_resumes(tmp_path / "whole.db", tmp_path / "killed.db")
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_killed_run_resumes_from_postgres_without_paying_twice() -> None:
+    """The same, on LangGraph's Postgres checkpointer in a throwaway PostgreSQL cluster."""
+    with PostgresCluster() as url:
+        killed_run_resumes(url, url)  # two threads in one database
+
+
+def killed_run_resumes(whole_db: Path | str, killed_db: Path | str) -> None:
     with FaultServer(default=Reply(content="done", prompt_tokens=9)) as server:
-        whole = finished_ledger(start(tmp_path / "whole.db", server.api_base, "whole"))
+        whole = finished_ledger(start(whole_db, server.api_base, "whole"))
         assert len(server.requests) == 3
 
-        killed = start(tmp_path / "killed.db", server.api_base, "k", "--hang-before", "c")
+        killed = start(killed_db, server.api_base, "k", "--hang-before", "c")
         assert killed.stdout is not None
         for line in killed.stdout:  # steps a and b are paid and checkpointed before c starts
             if line.strip() == "step c":
@@ -55,7 +68,7 @@ def test_killed_run_resumes_without_paying_twice(tmp_path: Path) -> None:
         assert killed.returncode == -signal.SIGKILL
         assert len(server.requests) == 5
 
-        resumed = finished_ledger(start(tmp_path / "killed.db", server.api_base, "k", "--resume"))
+        resumed = finished_ledger(start(killed_db, server.api_base, "k", "--resume"))
         assert len(server.requests) == 6  # only step c was called again
 
     assert comparable(resumed) == comparable(whole)

@@ -13,7 +13,7 @@ from langgraph.types import Command, Send
 import collab
 from collab import Budget, BudgetExceeded, Run, ScriptedModel
 from collab.events import NodeEnded, NodeStarted
-from collab.graph import LedgerState, invoke, ledger_of, node
+from collab.graph import RUN_CONFIG_KEY, LedgerState, invoke, ledger_of, node
 
 
 def remote(rate: float = 0.001) -> ScriptedModel:
@@ -84,7 +84,7 @@ def test_per_node_limit_applies_to_that_node_only() -> None:
 def test_run_passed_in_config_meters_without_being_entered() -> None:
     slm = collab.metered(ScriptedModel(lambda _: "draft text", name="small", kind="local"))
     run = Run()
-    qa_graph(slm, remote()).invoke({"question": "q"}, {"configurable": {"collab_run": run}})
+    qa_graph(slm, remote()).invoke({"question": "q"}, {"configurable": {RUN_CONFIG_KEY: run}})
     assert [r.node for r in run.ledger.records] == ["draft", "verify"]
 
 

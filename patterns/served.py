@@ -1,0 +1,124 @@
+"""Every pattern as a graph factory for LangGraph's server (``langgraph.json`` lists them).
+
+``langgraph dev`` (and LangGraph Platform) calls a factory with each run's config; the
+factory builds the pattern from configuration alone (``collab.serving``: models by catalog
+name or LiteLLM string, opened once per process; the budget from ``COLLAB_BUDGET_*``,
+tightened by the client's ``configurable.budget``; the pattern's knobs from
+``configurable.pattern``, e.g. ``{"threshold": 0.3}``) and gives the graph a ``Run`` of its
+own, so every served run is metered under its budget and returns the records of its calls
+in ``collab_calls``.
+
+    from langgraph_sdk import get_client
+    client = get_client(url="http://127.0.0.1:2024")
+    out = await client.runs.wait(None, "cascade", input={"question": "What is 17 * 23?"},
+                                 config={"configurable": {"budget": {"usd": 0.01}}})
+    out["answer"], out["collab_calls"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from collab.budget.run import Run
+from collab.errors import UserError
+from collab.graph import RUN_CONFIG_KEY
+from collab.serving import served_budget, served_models
+from patterns import cascade as _cascade
+from patterns import draft_verify as _draft_verify
+from patterns import llm_judges_slm as _llm_judges_slm
+from patterns import router as _router
+from patterns import slm_judges_llm as _slm_judges_llm
+from patterns import speculative as _speculative
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.pregel import Pregel
+
+__all__ = [
+    "PATTERNS",
+    "cascade",
+    "draft_verify",
+    "llm_judges_slm",
+    "router",
+    "serve",
+    "slm_judges_llm",
+    "speculative_edit",
+]
+
+Builder = Callable[..., Any]
+
+PATTERNS: dict[str, tuple[Builder, type[BaseModel]]] = {
+    "cascade": (_cascade.build, _cascade.CascadeConfig),
+    "router": (_router.build, _router.RouterConfig),
+    "draft_verify": (_draft_verify.build, _draft_verify.DraftVerifyConfig),
+    "slm_judges_llm": (_slm_judges_llm.build, _slm_judges_llm.JudgedAnswerConfig),
+    "llm_judges_slm": (_llm_judges_slm.build, _llm_judges_slm.GradingConfig),
+    "speculative_edit": (_speculative.build, _speculative.EditConfig),
+}
+"""Served name -> (the pattern's ``build``, its config type)."""
+
+
+def serve(name: str, config: RunnableConfig | None = None) -> Pregel:
+    """The pattern ``name`` built from ``config`` with a ``Run`` of its own (one per call:
+    LangGraph's server calls a factory for every run)."""
+    try:
+        build, config_type = PATTERNS[name]
+    except KeyError:
+        raise UserError(
+            f"no served pattern {name!r}", hint=f"use one of {', '.join(sorted(PATTERNS))}"
+        ) from None
+    models = served_models(config)
+    run = Run(budget=served_budget(config), local_model=models.slm, remote_model=models.llm)
+    options = _pattern_options(name, config_type, config)
+    graph = build(slm=models.slm, llm=models.llm, config=options, name=name)
+    return graph.with_config(configurable={RUN_CONFIG_KEY: run})
+
+
+def _pattern_options(name: str, config_type: type[BaseModel], config: Any) -> BaseModel:
+    raw = ((config or {}).get("configurable") or {}).get("pattern") or {}
+    if not isinstance(raw, Mapping):
+        raise UserError(
+            f'configurable "pattern" must be an object of {config_type.__name__} fields, '
+            f"got {raw!r}",
+            hint='e.g. {"pattern": {"threshold": 0.3}}',
+        )
+    try:
+        return config_type.model_validate(dict(raw))
+    except ValueError as error:
+        raise UserError(
+            f'configurable "pattern" is not a valid {config_type.__name__} for {name}: {error}',
+            hint=f"see the fields of patterns.{name.removesuffix('_edit')}.{config_type.__name__}",
+        ) from None
+
+
+def cascade(config: RunnableConfig) -> Pregel:
+    """The cascade, served."""
+    return serve("cascade", config)
+
+
+def router(config: RunnableConfig) -> Pregel:
+    """The router, served."""
+    return serve("router", config)
+
+
+def draft_verify(config: RunnableConfig) -> Pregel:
+    """Draft, then verify, served."""
+    return serve("draft_verify", config)
+
+
+def slm_judges_llm(config: RunnableConfig) -> Pregel:
+    """The SLM judges the LLM's answer, served."""
+    return serve("slm_judges_llm", config)
+
+
+def llm_judges_slm(config: RunnableConfig) -> Pregel:
+    """The LLM grades the SLM's answer, served."""
+    return serve("llm_judges_slm", config)
+
+
+def speculative_edit(config: RunnableConfig) -> Pregel:
+    """A speculative edit (the SLM's draft as the LLM's predicted output), served."""
+    return serve("speculative_edit", config)
