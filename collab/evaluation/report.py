@@ -28,11 +28,12 @@ def report_table(report: EvalReport) -> Table:
 
     title = f"{report.system} on {report.dataset}: {report.n_items} items, metric {report.metric}"
     table = Table(title=title)
-    for column in ("system", "threshold", "acc", "remote $", "local tok", "latency s", "esc"):
+    columns = ("system", "threshold", "acc", "remote $", "LLM tok", "local tok", "latency s", "esc")
+    for column in columns:
         table.add_column(
             column,
             justify="left" if column == "system" else "right",
-            no_wrap=column not in {"local tok", "latency s"},
+            no_wrap=column not in {"LLM tok", "local tok", "latency s"},
         )
     table.add_column("pareto", justify="center")
     counterfactuals = sum(r.threshold is None and r.label != report.system for r in report.rows)
@@ -42,6 +43,7 @@ def report_table(report: EvalReport) -> Table:
             _threshold(row, report),
             f"{row.accuracy:.0%}",
             format_usd(row.remote_usd, sign=False),
+            f"{row.remote_tokens:.0f}",
             f"{row.local_tokens:.0f}",
             f"{row.latency_s:.2f}",
             f"{row.escalation_rate:.0%}",

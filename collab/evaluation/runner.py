@@ -54,6 +54,8 @@ class Side(BaseModel):
     score: float
     remote_usd: float = 0.0
     """Known cost of the remote calls, US dollars."""
+    remote_tokens: int = 0
+    """Prompt and completion tokens of the remote calls."""
     local_tokens: int = 0
     """Prompt and completion tokens of the local calls."""
     latency_s: float = 0.0
@@ -97,6 +99,8 @@ class Row(BaseModel):
     accuracy: float
     remote_usd: float
     """Mean remote US dollars per item."""
+    remote_tokens: float = 0.0
+    """Mean remote (LLM) tokens per item, prompt and completion."""
     local_tokens: float
     """Mean local tokens per item."""
     latency_s: float
@@ -208,12 +212,13 @@ def _side(
 ) -> Side:
     if result is None:
         return Side(answer="", score=0.0, latency_s=latency, error=error)
-    remote_usd, local_tokens = _spend(result.ledger)
+    remote_usd, remote_tokens, local_tokens = _spend(result.ledger)
     score, scoring_error = _score(scorer, item, result.answer)
     return Side(
         answer=result.answer,
         score=score,
         remote_usd=remote_usd,
+        remote_tokens=remote_tokens,
         local_tokens=local_tokens,
         latency_s=latency,
         error=scoring_error,
@@ -223,11 +228,14 @@ def _side(
 
 def _decision_side(result: Answered | None, latency: float, error: str | None) -> Side:
     """What deciding cost: no answer to score."""
-    remote_usd, local_tokens = _spend(result.ledger) if result is not None else (0.0, 0)
+    remote_usd, remote_tokens, local_tokens = (
+        _spend(result.ledger) if result is not None else (0.0, 0, 0)
+    )
     return Side(
         answer="",
         score=0.0,
         remote_usd=remote_usd,
+        remote_tokens=remote_tokens,
         local_tokens=local_tokens,
         latency_s=latency,
         error=error,
@@ -250,11 +258,14 @@ def _score(scorer: Scorer, item: Item, answer: str) -> tuple[float, str | None]:
         return 0.0, f"scoring: {type(exc).__name__}: {exc.message}"
 
 
-def _spend(ledger: Ledger) -> tuple[float, int]:
-    """Remote US dollars and local tokens of a ledger's calls."""
+def _spend(ledger: Ledger) -> tuple[float, int, int]:
+    """Remote US dollars, remote tokens and local tokens of a ledger's calls."""
     remote = sum(r.cost_usd or 0.0 for r in ledger.records if r.kind == "remote")
+    remote_tokens = sum(
+        r.prompt_tokens + r.completion_tokens for r in ledger.records if r.kind == "remote"
+    )
     local = sum(r.prompt_tokens + r.completion_tokens for r in ledger.records if r.kind == "local")
-    return remote, local
+    return remote, remote_tokens, local
 
 
 def _two_way_item(system: TwoWaySystem, item: Item, scorer: Scorer) -> ItemResult:
@@ -319,6 +330,7 @@ def _row_of(label: str, paid: Sequence[_Paid], **fields: Any) -> Row:
         label=label,
         accuracy=_mean([sides[-1].score for sides, _ in paid]),
         remote_usd=_mean([sum(s.remote_usd for s in sides) for sides, _ in paid]),
+        remote_tokens=_mean([sum(s.remote_tokens for s in sides) for sides, _ in paid]),
         local_tokens=_mean([sum(s.local_tokens for s in sides) for sides, _ in paid]),
         latency_s=_mean([sum(s.latency_s for s in sides) for sides, _ in paid]),
         escalation_rate=_mean([float(escalated) for _, escalated in paid]),

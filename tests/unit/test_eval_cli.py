@@ -157,3 +157,5 @@ def test_recorded_calls_are_replayed_by_a_second_evaluation(
     assert len(asked) == 3  # every LLM call replayed
     costs = [[r["remote_usd"] for r in report["rows"]] for report in (first, again)]
     assert costs[0] == costs[1] and max(costs[0]) > 0  # replayed calls cost what they did
+    rows = {r["label"]: r for r in again["rows"] if r["threshold"] is None}
+    assert rows["slm-only"]["remote_tokens"] == 0 < rows["llm-only"]["remote_tokens"]
