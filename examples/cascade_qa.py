@@ -13,12 +13,13 @@ the ledger and what the same calls would have cost on the remote LLM alone. When
 longer fits a remote call, policy "degrade" (the default) answers with the SLM instead.
 
     collab run cascade_qa
-    collab run cascade_qa -- --budget-usd 0.0001 --trace trace.jsonl
+    collab run cascade_qa -- --budget-usd 0.0003 --trace trace.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import Any
 
@@ -26,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 import collab
+from collab.evaluation.humaneval import extract_code
 from collab.evaluation.verifiers import Arithmetic, DocstringExamples, FirstVerdict
 from examples._session import open_session, saving_line
 from patterns import cascade
@@ -34,7 +36,7 @@ from patterns.cascade import CascadeConfig
 SLM = "qwen2.5-coder-0.5b-instruct"
 """Chosen by measurement: far stronger than SmolLM2-135M at 4x its cost (docs/models.md)."""
 
-CODE_EASY = '''Complete this Python function:
+CODE_EASY = '''Complete this Python function; reply with the whole function in one code block.
 
 ```python
 def is_leap_year(year: int) -> bool:
@@ -47,7 +49,7 @@ def is_leap_year(year: int) -> bool:
     True
     """
 ```'''
-CODE_HARD = '''Complete this Python function:
+CODE_HARD = '''Complete this Python function; reply with the whole function in one code block.
 
 ```python
 def run_lengths(s: str) -> list[tuple[str, int]]:
@@ -63,21 +65,23 @@ DEFAULT_QUESTIONS = [
     "Who wrote the novel Pride and Prejudice?",
     "What is 17 multiplied by 23?",
     "What is 25% of 640?",
-    "Which planet is the largest in the solar system?",
+    "What is the chemical symbol for gold?",
     CODE_EASY,
     CODE_HARD,
 ]
-SYSTEM = (
-    "Answer correctly and briefly, in one short sentence. To complete a function, reply with "
-    "the whole function in one ```python code block and nothing else."
-)
+SYSTEM = "Answer correctly and briefly, in one short sentence."
 
 
 def build_graph(slm: collab.Model, llm: collab.Model, *, threshold: float) -> Any:
     """The cascade pattern: draft (SLM) -> judge (program checks, else the SLM's logits) ->
     accept, or -> escalate (LLM)."""
+    # No hint: a draft that failed its check only anchors the LLM to the same mistake.
     config = CascadeConfig(
-        threshold=threshold, system=SYSTEM, draft_max_tokens=256, answer_max_tokens=384
+        threshold=threshold,
+        system=SYSTEM,
+        draft_max_tokens=256,
+        answer_max_tokens=384,
+        hint=False,
     )
     self_check = cascade.self_check(collab.metered(slm))  # its calls are metered too
     judge = FirstVerdict(DocstringExamples(), Arithmetic(), fallback=self_check)
@@ -86,7 +90,7 @@ def build_graph(slm: collab.Model, llm: collab.Model, *, threshold: float) -> An
 
 def answers_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
     table = Table(title="answers")
-    for column in ("question", "answer", "judged by", "confidence", "by"):
+    for column in ("question", "answer", "judged by", "confidence", "by", "final check"):
         table.add_column(
             column, overflow="fold", justify="right" if column == "confidence" else "left"
         )
@@ -98,13 +102,26 @@ def answers_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
             judged_by,
             f"{final['confidence']:.2f}",
             final["answered_by"],
+            _final_check(question, final["answer"]),
         )
     return table
 
 
-def _short(text: str, width: int = 90) -> str:
-    """A question or answer on a few lines: code blocks shown by their first line."""
-    text = text.replace("```python", "").replace("```", "").strip()
+def _final_check(question: str, answer: str) -> str:
+    """The program checks run again on the final answer: what a user can trust."""
+    for verifier in (DocstringExamples(), Arithmetic()):
+        verdict = verifier.check(question, answer)
+        if verdict is not None:
+            return "passes" if verdict == 1.0 else "FAILS"
+    return "-"
+
+
+def _short(text: str, width: int = 60) -> str:
+    """A question or an answer in a line or two: code is shown by its function's signature."""
+    signature = re.search(r"^\s*def\s+[^\n]*", text, re.MULTILINE)
+    if signature is not None and "```" in text:
+        lines = len(extract_code(text).strip().splitlines())
+        return f"{signature.group(0).strip()} ... ({lines} lines of code)"
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -125,7 +142,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slm", default=SLM, help=f"catalog name of the local SLM ({SLM})")
     parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
     parser.add_argument(
-        "--budget-usd", type=float, default=0.0002, help="remote spend cap in USD (default 0.0002)"
+        "--budget-usd", type=float, default=0.002, help="remote spend cap in USD (default 0.002)"
     )
     parser.add_argument("--budget-remote-tokens", type=int, help="cap on remote tokens")
     parser.add_argument(
