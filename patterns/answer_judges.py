@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from collab.budget.metered import metered
 from collab.errors import InvalidOutputError, UserError
+from collab.evaluation.verifiers import Verifier
 from collab.models.base import Model
 from collab.structured import OutputSchema
 from patterns.common import Verdict
@@ -37,6 +38,7 @@ __all__ = [
     "GroundednessJudge",
     "JudgeCalibration",
     "Labelled",
+    "ProgramJudge",
     "RubricJudge",
     "Scorer",
     "calibrate_judge",
@@ -78,6 +80,38 @@ def _verdict(
         threshold=judge.threshold,
         reason=reason,
     )
+
+
+@dataclass(frozen=True)
+class ProgramJudge:
+    """A program verifier (``collab.evaluation.verifiers``: docstring examples, arithmetic,
+    a tool call's shape) as an answer judge: no model call. It passes when the check passes
+    or has nothing to check; a failed check's reason tells the repair what failed."""
+
+    verifier: Verifier
+
+    @property
+    def name(self) -> str:
+        return self.verifier.name
+
+    def __call__(self, question: str, answer: str, sources: Sequence[str]) -> Verdict:
+        verdict = self.verifier.check(question, answer)
+        if verdict is None:
+            return Verdict(
+                judge=self.name,
+                passed=True,
+                probability=1.0,
+                threshold=1.0,
+                reason="nothing to check",
+            )
+        reason = None if verdict == 1.0 else f"the answer fails the {self.name} check"
+        return Verdict(
+            judge=self.name,
+            passed=verdict == 1.0,
+            probability=verdict,
+            threshold=1.0,
+            reason=reason,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

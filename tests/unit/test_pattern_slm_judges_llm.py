@@ -365,3 +365,24 @@ def test_the_judges_module_is_re_exported_by_the_pattern() -> None:
     assert shared == set(answer_judges.__all__) - {"Labelled", "numbered_sources"}
     for name in shared:
         assert getattr(slm_judges_llm, name) is getattr(answer_judges, name)
+
+
+def test_a_program_judge_makes_the_llm_repair_code_that_fails_its_docstring_examples() -> None:
+    from collab.evaluation.verifiers import DocstringExamples
+    from patterns.answer_judges import ProgramJudge
+
+    question = (
+        "Complete this Python function:\n\n```python\ndef double(x: int) -> int:\n"
+        '    """Twice x.\n    >>> double(3)\n    6\n    """\n```'
+    )
+    wrong = "```python\ndef double(x: int) -> int:\n    return x + 2\n```"
+    right = "```python\ndef double(x: int) -> int:\n    return 2 * x\n```"
+    llm = llm_with(wrong, right)
+    slm = ScriptedModel([], name="slm", kind="local")
+    judge = ProgramJudge(DocstringExamples())
+    result = slm_judges_llm.run(question, llm=llm, slm=slm, judges=[judge])
+    assert result.answer == right and result.details["repairs"] == 1
+    first = result.details["attempts"][0]
+    assert not first.passed and first.verdicts[0].judge == "docstring-examples"
+    assert "fails the docstring-examples check" in llm.calls[1][-1].content
+    assert slm.calls == []  # no model judged
