@@ -136,6 +136,7 @@ def metered_call(
         _inside.reset(token)
     latency, cpu = clock.elapsed()
     settled = settle_as(chosen, result)
+    latency = max(latency, settled.latency_s)  # a replayed call reports its recorded time
     _fill_cost(settled, meter.settle(reservation, settled, latency_s=latency, cpu_s=cpu))
     return result
 
@@ -171,6 +172,7 @@ async def ametered_call(
         _inside.reset(token)
     latency, cpu = clock.elapsed()
     settled = settle_as(chosen, result)
+    latency = max(latency, settled.latency_s)  # a replayed call reports its recorded time
     _fill_cost(settled, meter.settle(reservation, settled, latency_s=latency, cpu_s=cpu))
     return result
 
@@ -400,6 +402,7 @@ def _settle_stream(
     if reservation.settled:
         return
     latency, cpu = clock.elapsed()
+    latency = max(latency, completion.latency_s)
     _fill_cost(completion, meter.settle(reservation, completion, latency_s=latency, cpu_s=cpu))
 
 

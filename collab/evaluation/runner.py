@@ -214,6 +214,8 @@ def _side(
         return Side(answer="", score=0.0, latency_s=latency, error=error)
     remote_usd, remote_tokens, local_tokens = _spend(result.ledger)
     score, scoring_error = _score(scorer, item, result.answer)
+    # Replayed calls (collab eval --record) take no time but report the time they took.
+    latency = max(latency, sum(r.latency_s for r in result.ledger.records))
     return Side(
         answer=result.answer,
         score=score,

@@ -95,3 +95,26 @@ def test_other_attributes_are_the_wrapped_models(tmp_path: Path) -> None:
     assert model.name == "m" and model.kind == inner.kind
     assert model.count_tokens("a b c") == 3
     assert model.calls is inner.calls
+
+
+def test_a_metered_replay_is_charged_and_timed_as_the_recorded_call(tmp_path: Path) -> None:
+    import time
+
+    import collab
+
+    def slow(_messages: object) -> str:
+        time.sleep(0.2)
+        return "slow answer"
+
+    inner = ScriptedModel(slow, name="m", kind="remote", cost_per_token_usd=0.001)
+    model = collab.metered(RecordedModel(inner, tmp_path / "calls.sqlite"))
+    with collab.Run() as first:
+        model.complete("q", max_tokens=8)
+    with collab.Run() as again:
+        started = time.perf_counter()
+        model.complete("q", max_tokens=8)
+        replay_s = time.perf_counter() - started
+    made, replayed = first.ledger.records[0], again.ledger.records[0]
+    assert replay_s < 0.1 and len(inner.calls) == 1
+    assert replayed.cost_usd == made.cost_usd > 0
+    assert replayed.latency_s >= 0.2  # the recorded call's time, not the replay's
