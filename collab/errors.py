@@ -15,6 +15,7 @@ CollabError                      root: catch this to catch everything collab rai
 │   ├── ModelTimeoutError        the call took longer than its timeout
 │   ├── RemoteAPIError           the provider answered with an error
 │   └── InvalidOutputError       the model's output is not valid JSON / does not match the schema
+├── ToolArgumentsError           a tool call's arguments do not match the tool's parameters
 ├── ServerStartError             the embedded server did not come up
 └── BudgetExceeded               a call would cross a budget limit
 ```
@@ -39,6 +40,7 @@ __all__ = [
     "SchemaError",
     "ServerStartError",
     "ServerUnreachableError",
+    "ToolArgumentsError",
     "UnknownModelError",
     "UserError",
 ]
@@ -127,6 +129,14 @@ class InvalidOutputError(ModelCallError):
     def __init__(self, message: str, *, text: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.text = text
+
+
+class ToolArgumentsError(CollabError):
+    """A tool was called with arguments that do not match its parameters; ``tool`` names it."""
+
+    def __init__(self, message: str, *, tool: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.tool = tool
 
 
 class ServerStartError(CollabError):

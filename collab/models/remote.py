@@ -43,10 +43,12 @@ from collab.models.retry import (
     acall_with_retries,
     call_with_retries,
 )
+from collab.models.tool_calls import ToolRequest, check_calls, tool_args
 from collab.pricing import ModelPrice, estimate_cost_usd, missing_price_note
 from collab.redaction import REDACTED, redact, remember_secrets, secrets_in
 from collab.structured import OutputSchema, Schema
-from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
+from collab.tools import ToolChoice, ToolLike
+from collab.types import Completion, ModelKind, Prompt, ToolCall, Usage, normalize_messages
 
 __all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
 
@@ -134,19 +136,30 @@ class RemoteModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: Prediction | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """One completion; ``prediction`` is sent only where the provider supports it.
 
         ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
-        ``Completion.model`` names the model that answered.
+        ``Completion.model`` names the model that answered. ``tools`` go to LiteLLM as
+        OpenAI tools; the calls come back checked in ``Completion.tool_calls``.
         """
+        offered = ToolRequest.of(tools, tool_choice)
 
         def call(model: Model) -> Completion:
             if model is not self:  # a budget policy chose another model
-                return model.complete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                return model.complete(  # type: ignore[call-arg]
+                    prompt,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=stop,
+                    schema=schema,
+                    **tool_args(tools, tool_choice),
                 )
-            return self._complete(prompt, max_tokens, temperature, stop, schema, prediction)
+            return self._complete(
+                prompt, max_tokens, temperature, stop, schema, prediction, offered
+            )
 
         import_litellm()  # before the clock starts: the first import takes seconds
         return metered_complete(
@@ -161,9 +174,10 @@ class RemoteModel:
         stop: list[str] | None,
         schema: Schema | None,
         prediction: Prediction | None,
+        offered: ToolRequest | None = None,
     ) -> Completion:
         litellm = import_litellm()
-        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction, offered)
         failure, retries = None, 0
         for model in self._chain():
             kwargs = model._request(call, stream=False)
@@ -190,15 +204,23 @@ class RemoteModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: Prediction | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
+        offered = ToolRequest.of(tools, tool_choice)
 
         async def acall(model: Model) -> Completion:
             if model is not self:
-                return await model.acomplete(
-                    prompt, max_tokens=max_tokens, temperature=temperature, stop=stop, schema=schema
+                return await model.acomplete(  # type: ignore[call-arg]
+                    prompt,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=stop,
+                    schema=schema,
+                    **tool_args(tools, tool_choice),
                 )
-            call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+            call = _start(prompt, max_tokens, temperature, stop, schema, prediction, offered)
             response, answered, retries = await self._arun(call, stream=False)
             return answered._finish(call, response, retries)
 
@@ -332,7 +354,7 @@ class RemoteModel:
         (which may use another tokenizer than the provider's) with a safety margin."""
         messages = normalize_messages(prompt)
         try:
-            dicts = [m.model_dump() for m in messages]
+            dicts = [m.to_dict() for m in messages]
             counted = int(import_litellm().token_counter(model=self.model, messages=dicts))
         except Exception:
             counted = sum(_estimate_tokens(m.content) for m in messages)
@@ -401,7 +423,11 @@ class RemoteModel:
         choice = response.choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
-        return self._completion(call, text, usage, choice.finish_reason, retries)
+        completion = self._completion(call, text, usage, choice.finish_reason, retries)
+        if call.tools is not None:
+            calls = getattr(choice.message, "tool_calls", None) or []
+            completion.tool_calls = check_calls([_tool_call(c) for c in calls], call.tools)
+        return completion
 
     def _completion(
         self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
@@ -432,7 +458,7 @@ class RemoteModel:
     def _counted_usage(self, call: Call, text: str) -> Usage:
         """Usage counted here, for servers that do not report it."""
         try:
-            messages = [m.model_dump() for m in call.messages]
+            messages = [m.to_dict() for m in call.messages]
             prompt_tokens = int(import_litellm().token_counter(model=self.model, messages=messages))
         except Exception:
             prompt_tokens = sum(_estimate_tokens(m.content) for m in call.messages)
@@ -492,9 +518,25 @@ def _start(
     stop: list[str] | None,
     schema: Schema | None,
     prediction: Prediction | None,
+    offered: ToolRequest | None = None,
 ) -> Call:
     checked = OutputSchema.of(schema) if schema is not None else None
-    return Call(normalize_messages(prompt), max_tokens, temperature, stop, checked, prediction)
+    messages = normalize_messages(prompt)
+    return Call(messages, max_tokens, temperature, stop, checked, prediction, tools=offered)
+
+
+def _tool_call(call: Any) -> ToolCall:
+    """A LiteLLM tool call (an object or a dict) as a ``ToolCall``."""
+    if not isinstance(call, dict):
+        function = getattr(call, "function", None)
+        call = {
+            "id": getattr(call, "id", None),
+            "function": {
+                "name": getattr(function, "name", None),
+                "arguments": getattr(function, "arguments", None),
+            },
+        }
+    return ToolCall.from_openai(call)
 
 
 def _raise(failure: Failure | None) -> NoReturn:
