@@ -39,6 +39,8 @@ class Reply:
     """Reported completion tokens; ``None`` counts the words of ``content``."""
     stream_usage: bool = True
     """Whether a streamed answer ends with a usage chunk when the client asks for one."""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """OpenAI-form tool calls of a 200 (``{"id", "type", "function": {...}}``), if any."""
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,12 @@ def _completion_body(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.content},
-                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": reply.content,
+                    **({"tool_calls": list(reply.tool_calls)} if reply.tool_calls else {}),
+                },
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
         "usage": _usage(reply),

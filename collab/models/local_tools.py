@@ -95,7 +95,21 @@ def tool_grammar(request: ToolRequest) -> tuple[str, list[str]]:
 def tool_result(text: str, request: ToolRequest) -> tuple[str, list[ToolCall]]:
     """The reply's text (before any call) and its calls, checked against the offered tools."""
     content, calls = parse_hermes_calls(text)
+    if not calls and request.choice == "auto":
+        calls = _bare_call(text, request)
+        content = "" if calls else content
     return content, check_calls(calls, request)
+
+
+def _bare_call(text: str, request: ToolRequest) -> list[ToolCall]:
+    """A reply that is only a call written as JSON (maybe in a code fence) without the tags,
+    as small models often write one under ``"auto"``: taken as a call of an offered tool."""
+    body = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
+    if not body.startswith("{"):
+        return []
+    _, calls = parse_hermes_calls(f"<tool_call>{body}</tool_call>")
+    names = {t.name for t in request.allowed}
+    return calls if len(calls) == 1 and calls[0].name in names and calls[0].valid else []
 
 
 def _call_schema(tool: Tool) -> dict[str, Any]:
