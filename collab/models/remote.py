@@ -43,7 +43,7 @@ from collab.models.retry import (
     acall_with_retries,
     call_with_retries,
 )
-from collab.models.tool_calls import ToolRequest, check_calls, tool_args
+from collab.models.tool_calls import ToolRequest, check_calls, parse_hermes_calls, tool_args
 from collab.pricing import ModelPrice, estimate_cost_usd, missing_price_note
 from collab.redaction import REDACTED, redact, remember_secrets, secrets_in
 from collab.structured import OutputSchema, Schema
@@ -425,8 +425,12 @@ class RemoteModel:
         usage = usage_of(response) or self._counted_usage(call, text)
         completion = self._completion(call, text, usage, choice.finish_reason, retries)
         if call.tools is not None:
-            calls = getattr(choice.message, "tool_calls", None) or []
-            completion.tool_calls = check_calls([_tool_call(c) for c in calls], call.tools)
+            calls = [_tool_call(c) for c in getattr(choice.message, "tool_calls", None) or []]
+            if not calls and self.api_base and "<tool_call>" in text:
+                # llama.cpp-python's server renders tools with the model's template but returns
+                # the Hermes-form calls as text unless one tool is named in tool_choice
+                completion.text, calls = parse_hermes_calls(text)
+            completion.tool_calls = check_calls(calls, call.tools)
         return completion
 
     def _completion(
