@@ -12,7 +12,7 @@ round so all see the same machine state, medians over rounds:
 
 Target: checked grammar <= 1.2x free per token.
 
-    python -m bench.constrained
+    python -m bench.constrained [--rounds N]
 """
 
 from __future__ import annotations
@@ -187,8 +187,11 @@ def measure(model_name: str) -> dict[str, Any]:
     }
 
 
-def run() -> None:
+def run(rounds: int | None = None) -> None:
     from collab.models.catalog import model_path
+
+    global ROUNDS
+    ROUNDS = rounds or ROUNDS
 
     load_before = os.getloadavg()
     rows: list[Row] = []
@@ -235,4 +238,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    run(parser.parse_args().rounds)
