@@ -12,15 +12,17 @@ round so all see the same machine state, medians over rounds:
 
 Target: checked grammar <= 1.2x free per token.
 
-    python -m bench.constrained [--rounds N]
+    python -m bench.constrained [--rounds N] [--max-tokens N] [--models NAME ...]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bench.report import Row, report
@@ -187,28 +189,35 @@ def measure(model_name: str) -> dict[str, Any]:
     }
 
 
-def run(rounds: int | None = None) -> None:
+MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
+
+
+def run(
+    rounds: int | None = None, max_tokens: int | None = None, models: Sequence[str] = MODELS
+) -> None:
+    """Measure ``models`` and save their rows; rows of other models already saved are kept
+    (so a loaded machine can measure one model per invocation)."""
     from collab.models.catalog import model_path
 
-    global ROUNDS
-    ROUNDS = rounds or ROUNDS
-
+    global ROUNDS, MAX_TOKENS
+    ROUNDS, MAX_TOKENS = rounds or ROUNDS, max_tokens or MAX_TOKENS
     load_before = os.getloadavg()
-    rows: list[Row] = []
     pending: list[tuple[str, dict[str, Any]]] = []
-    for name in ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"):
+    for name in models:
         try:
-            model_path(name)
+            model_path(name, pull=False)
         except Exception as exc:
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
         pending.append((name, measure(name)))
     load = f"load avg before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}"
+    rows = [row for row in _saved_rows() if not any(name in row.name for name, _ in pending)]
     for name, result in pending:
         ms = result["ms_per_token"]
         note = (
-            f"median of {ROUNDS} interleaved rounds x {len(CASES)} calls, {THREADS} threads; "
-            f"{result['rejections_per_token']:.3f} rejections/token; {load}"
+            f"median of {ROUNDS} interleaved rounds x {len(CASES)} calls, {THREADS} threads, "
+            f"max {MAX_TOKENS} tokens; {result['rejections_per_token']:.3f} rejections/token; "
+            f"{load}"
         )
         rows.append(
             Row(
@@ -237,9 +246,23 @@ def run(rounds: int | None = None) -> None:
     report("Constrained tool-call decoding", rows, "constrained.json")
 
 
+def _saved_rows() -> list[Row]:
+    from bench.report import RESULTS
+
+    path = RESULTS / "constrained.json"
+    if not path.is_file():
+        return []
+    return [Row(**row) for row in json.loads(path.read_text())["rows"]]
+
+
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    run(parser.parse_args().rounds)
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--cases", type=int, default=len(CASES), help="the first N calls only")
+    args = parser.parse_args()
+    CASES = CASES[: args.cases]
+    run(args.rounds, args.max_tokens, args.models)

@@ -4,7 +4,10 @@ llama-cpp-python puts the grammar sampler in the chain, so every token masks the
 vocabulary against the grammar (about as long as a forward pass of a 0.5B model). Here the
 token is chosen first and checked alone; only when the grammar rejects it is the vocabulary
 masked and the token chosen again (what llama.cpp's own ``common_sampler`` does). The result
-is the same as masking first: a token the grammar allows is the one masking would pick.
+is the same as masking first: greedily, a token the grammar allows is the one masking would
+pick; sampled, drawing p(t) and redrawing from the masked distribution on rejection gives
+p(t) + (1 - Z) p(t) / Z = p(t) / Z for an allowed t (Z the allowed mass), the masked
+distribution itself.
 """
 
 from __future__ import annotations
