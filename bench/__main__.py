@@ -8,3 +8,4 @@ if __name__ == "__main__":
     foundation.run()
     metering.run()
     __import__("bench.speculative").speculative.run()
+    __import__("bench.constrained").constrained.run()

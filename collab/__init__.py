@@ -27,10 +27,12 @@ from collab.errors import (
     SchemaError,
     ServerStartError,
     ServerUnreachableError,
+    ToolArgumentsError,
     UnknownModelError,
     UserError,
 )
-from collab.types import Completion, Message, Usage
+from collab.tools import Tool, tool
+from collab.types import Completion, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
     from collab import graph, tracing
@@ -170,6 +172,9 @@ __all__ = [
     "ServerStartError",
     "ServerUnreachableError",
     "Summary",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCall",
     "UnknownModelError",
     "Usage",
     "UseModel",
@@ -187,5 +192,6 @@ __all__ = [
     "pull",
     "scope",
     "set_price",
+    "tool",
     "tracing",
 ]

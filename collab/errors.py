@@ -18,6 +18,7 @@ CollabError                      root: catch this to catch everything collab rai
 │   │   ├── AuthenticationError  the provider rejected the API key (401 / 403)
 │   │   └── MalformedResponseError  an answer that is not a usable completion
 │   └── InvalidOutputError       the model's output is not valid JSON / does not match the schema
+├── ToolArgumentsError           a tool call's arguments do not match the tool's parameters
 ├── ServerStartError             the embedded server did not come up
 └── BudgetExceeded               a call would cross a budget limit
 ```
@@ -45,6 +46,7 @@ __all__ = [
     "SchemaError",
     "ServerStartError",
     "ServerUnreachableError",
+    "ToolArgumentsError",
     "UnknownModelError",
     "UserError",
 ]
@@ -155,6 +157,14 @@ class InvalidOutputError(ModelCallError):
     def __init__(self, message: str, *, text: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.text = text
+
+
+class ToolArgumentsError(CollabError):
+    """A tool was called with arguments that do not match its parameters; ``tool`` names it."""
+
+    def __init__(self, message: str, *, tool: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.tool = tool
 
 
 class ServerStartError(CollabError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collab.errors import PromptError, UserError
 
@@ -17,6 +18,7 @@ __all__ = [
     "ModelPrice",
     "Prompt",
     "SpeculationStats",
+    "ToolCall",
     "Usage",
 ]
 
@@ -24,17 +26,116 @@ ModelKind = Literal["local", "remote", "scripted"]
 """Where a model runs: in-process (local), over HTTP (remote), or from a script (tests)."""
 
 
+class ToolCall(BaseModel):
+    """One call of a tool that a model asked for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    """The call's id; a tool result answers it with the same ``tool_call_id``."""
+    name: str
+    """The tool's name."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """The arguments, parsed from JSON (empty when they did not parse)."""
+    arguments_text: str = ""
+    """The arguments exactly as the model wrote them (JSON text)."""
+    error: str | None = None
+    """Why the call is invalid (unknown tool, arguments not JSON or not matching the tool's
+    parameters), so a caller can ask the model to repair it; ``None`` when it is valid."""
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def to_openai(self) -> dict[str, Any]:
+        """The call in OpenAI's ``tool_calls`` form (arguments as a JSON string)."""
+        text = self.arguments_text or json.dumps(self.arguments)
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": text},
+        }
+
+    @classmethod
+    def from_openai(cls, call: dict[str, Any]) -> ToolCall:
+        """A call from OpenAI's form (``{"id", "function": {"name", "arguments"}}``); arguments
+        that are not a JSON object are kept as text with ``error`` set."""
+        function = call.get("function") or {}
+        raw = function.get("arguments")
+        text = raw if isinstance(raw, str) else json.dumps(raw if raw is not None else {})
+        try:
+            parsed = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            return cls(
+                id=str(call.get("id") or ""),
+                name=str(function.get("name") or ""),
+                arguments_text=text,
+                error=f"arguments are not valid JSON ({exc.msg} at char {exc.pos})",
+            )
+        if not isinstance(parsed, dict):
+            return cls(
+                id=str(call.get("id") or ""),
+                name=str(function.get("name") or ""),
+                arguments_text=text,
+                error=f"arguments must be a JSON object, got {type(parsed).__name__}",
+            )
+        return cls(
+            id=str(call.get("id") or ""),
+            name=str(function.get("name") or ""),
+            arguments=parsed,
+            arguments_text=text,
+        )
+
+
 class Message(BaseModel):
-    """One chat message."""
+    """One chat message: text, an assistant's tool calls, or a tool's result.
+
+    A tool result has ``role="tool"``, the ``tool_call_id`` it answers and, optionally, the
+    tool's ``name``. Dicts in OpenAI's message form (``tool_calls`` with JSON-string arguments,
+    ``content: None``) validate into a ``Message``; ``to_dict`` gives that form back.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tools an assistant message called."""
+    tool_call_id: str | None = None
+    """On a tool result: the id of the call it answers."""
+    name: str | None = None
+    """On a tool result: the tool's name."""
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _no_content(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("tool_calls", mode="before")
+    @classmethod
+    def _openai_calls(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        return [
+            ToolCall.from_openai(c) if isinstance(c, dict) and "function" in c else c for c in value
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as an OpenAI / LiteLLM message dict."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+            if not self.content:
+                out["content"] = None
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
 
 
-Prompt = str | list[Message] | list[dict[str, str]]
-"""A plain string, or a list of chat messages (``Message`` or ``{"role", "content"}`` dicts)."""
+Prompt = str | list[Message] | list[dict[str, Any]]
+"""A plain string, or a list of chat messages (``Message`` or OpenAI-style message dicts)."""
 
 
 class Usage(BaseModel):
@@ -72,6 +173,13 @@ class Completion(BaseModel):
     """Whether the answer came from a cache rather than the model (then nothing was billed)."""
     cost_note: str | None = None
     """Why ``cost_usd`` is what it is when it is not from a price map (e.g. "unknown price")."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """The tools the model called (when the call offered ``tools``); invalid calls are kept,
+    with ``error`` set, so a caller can ask for a repair."""
+
+    def message(self) -> Message:
+        """The reply as an assistant ``Message`` (text and tool calls), to append to a chat."""
+        return Message(role="assistant", content=self.text, tool_calls=tuple(self.tool_calls))
 
 
 _ROLES = ("system", "user", "assistant", "tool")
@@ -110,12 +218,20 @@ def _message(item: object, index: int) -> Message:
             f"message {index} has role {role!r:.40}, not one of {', '.join(_ROLES)}",
             hint="use 'system', 'user', 'assistant' or 'tool'",
         )
+    if content is None and (item.get("tool_calls") or role == "tool"):
+        content = ""  # an assistant's tool calls, or an empty tool result, carry no text
     if not isinstance(content, str):
         raise PromptError(
             f"message {index} content must be a string, got {type(content).__name__}",
             hint="put the text of the message in 'content'",
         )
-    return Message(role=role, content=content)
+    try:
+        return Message.model_validate({**item, "content": content})
+    except ValidationError as exc:
+        raise PromptError(
+            f"message {index} is not a valid message: {exc.errors()[0]['msg']}",
+            hint="tool calls need an id, a function name and JSON arguments",
+        ) from None
 
 
 def _check_text(text: str, where: str) -> None:
@@ -131,7 +247,7 @@ def _check_text(text: str, where: str) -> None:
 
 def messages_as_dicts(messages: list[Message]) -> list[dict[str, Any]]:
     """Messages as the plain dicts that OpenAI-style APIs take."""
-    return [{"role": m.role, "content": m.content} for m in messages]
+    return [m.to_dict() for m in messages]
 
 
 class SpeculationStats(BaseModel):

@@ -53,6 +53,8 @@ class Reply:
     """Chunks a "cut" stream sends before the connection is reset."""
     echo_key: bool = False
     """Whether an error body repeats the request's Authorization header."""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """OpenAI-form tool calls of a 200 (``{"id", "type", "function": {...}}``), if any."""
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,12 @@ def _completion_body(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.content},
-                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": reply.content,
+                    **({"tool_calls": list(reply.tool_calls)} if reply.tool_calls else {}),
+                },
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
         **({"usage": _usage(reply)} if reply.usage else {}),

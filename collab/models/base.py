@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol, runtime_checkable
 
 from collab.structured import Schema
+from collab.tools import ToolChoice, ToolLike
 from collab.types import Completion, ModelKind, Prompt
 
 __all__ = ["MESSAGE_OVERHEAD_TOKENS", "AsyncCompletionStream", "CompletionStream", "Model"]
@@ -67,7 +68,12 @@ class AsyncCompletionStream:
 
 @runtime_checkable
 class Model(Protocol):
-    """What every model offers, local or remote: the same calls and the same ``Completion``."""
+    """What every model offers, local or remote: the same calls and the same ``Completion``.
+
+    ``tools`` (see ``collab.tools``) offers tools; the calls the model makes come back in
+    ``Completion.tool_calls``. A model written before tools existed still works wherever no
+    tools are passed: collab passes ``tools=`` on only when a caller gave some.
+    """
 
     name: str
     kind: ModelKind
@@ -80,6 +86,8 @@ class Model(Protocol):
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion: ...
 
     async def acomplete(
@@ -90,6 +98,8 @@ class Model(Protocol):
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion: ...
 
     def stream(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collab.errors import UserError
-from collab.types import Message, messages_as_dicts
+from collab.types import Message
 
 __all__ = ["ChatPrompt", "ChatTemplate"]
 
@@ -76,10 +76,14 @@ class ChatTemplate:
         )
         return cls("gguf", formatter)
 
-    def render(self, messages: list[Message]) -> ChatPrompt:
-        """The prompt text for ``messages``, ending where the assistant's reply starts."""
+    def render(
+        self, messages: list[Message], *, tools: list[dict[str, Any]] | None = None
+    ) -> ChatPrompt:
+        """The prompt text for ``messages``, ending where the assistant's reply starts;
+        ``tools`` (OpenAI tool specs) go to templates that render them."""
+        extra = {"tools": tools} if tools else {}
         try:
-            result = self.formatter(messages=messages_as_dicts(messages))
+            result = self.formatter(messages=[_template_dict(m) for m in messages], **extra)
         except Exception as exc:  # jinja2 raise_exception() in templates, e.g. bad role order
             raise UserError(
                 f"chat template {self.name!r} rejected the messages: {exc}",
@@ -89,6 +93,25 @@ class ChatTemplate:
         stop = result.stop
         stops = () if stop is None else (stop,) if isinstance(stop, str) else tuple(stop)
         return ChatPrompt(result.prompt, stops, add_bos=not result.added_special)
+
+
+def _template_dict(message: Message) -> dict[str, Any]:
+    """A message as chat templates read it: tool-call arguments as objects (HF's convention)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            }
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    return out
 
 
 def supported_chat_formats() -> list[str]:

@@ -44,11 +44,19 @@ from collab.models.local_speculative import (
     finished_completion,
 )
 from collab.models.local_stream import InlineStream, ModelGate, async_deltas
+from collab.models.local_tools import (
+    generate_tool_text,
+    template_takes_tools,
+    tool_messages,
+    tool_result,
+)
+from collab.models.tool_calls import ToolRequest, tool_args
 from collab.speculative.config import Speculative
 from collab.speculative.config import resolve as resolve_speculative
 from collab.speculative.draft_sources import DraftSource
 from collab.speculative.engine import Tally
 from collab.structured import OutputSchema, Schema
+from collab.tools import ToolChoice, ToolLike
 from collab.types import Completion, ModelKind, Prompt, Usage, normalize_messages
 
 if TYPE_CHECKING:
@@ -158,17 +166,31 @@ class LocalModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: str | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """Complete ``prompt``: chat messages (a string is one user message), or raw text on a
         base model without a chat template. ``schema`` constrains the output by grammar and
         validates it into ``parsed`` (``InvalidOutputError`` keeps the text if it fails).
         ``prediction``, text the output is expected to resemble (a draft of an edit), is a
-        draft source for a speculative model's prompt lookup; other models ignore it."""
+        draft source for a speculative model's prompt lookup; other models ignore it.
+        ``tools`` are shown through the chat template and calls are constrained by grammar
+        to valid calls of them (see ``collab.models.local_tools``): ``Completion.tool_calls``."""
         started = time.perf_counter()
         stops = check_sampling(max_tokens, temperature, stop)
         checked = OutputSchema.of(schema) if schema is not None else None
-        tokens, template_stops = self._prompt_tokens(prompt)
+        offered = ToolRequest.of(tools, tool_choice)
+        if offered is not None and checked is not None:
+            raise UserError(
+                "a call takes either schema= or tools=, not both",
+                hint="offer the schema as a tool's parameters, or drop the tools",
+            )
+        tokens, template_stops = self._prompt_tokens(prompt, offered)
 
+        if offered is not None and offered.choice != "none":
+            return self._complete_tools(
+                tokens, stops + template_stops, max_tokens, temperature, offered, started
+            )
         return self._complete_tokens(
             tokens,
             stops + template_stops,
@@ -212,6 +234,8 @@ class LocalModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: str | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """``complete`` on a worker thread."""
         return await asyncio.to_thread(
@@ -223,6 +247,7 @@ class LocalModel:
                 stop=stop,
                 schema=schema,
                 prediction=prediction,
+                **tool_args(tools, tool_choice),
             )
         )
 
@@ -371,9 +396,11 @@ class LocalModel:
         # special=True: rendered templates carry markup like <|im_start|> as text.
         return self._live().tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def _prompt_text(self, prompt: Prompt) -> tuple[str, bool, list[str]]:
+    def _prompt_text(
+        self, prompt: Prompt, offered: ToolRequest | None = None
+    ) -> tuple[str, bool, list[str]]:
         """The text the model continues, whether to add BOS, and the format's stop strings."""
-        if isinstance(prompt, str) and self._raw_strings:
+        if isinstance(prompt, str) and self._raw_strings and offered is None:
             return prompt, True, []
         if self._template is None:
             raise UserError(
@@ -381,12 +408,18 @@ class LocalModel:
                 hint="pass chat_format= (e.g. 'gemma' or 'chatml') to LocalModel, "
                 "or use complete_text() for raw completion",
             )
-        rendered = self._template.render(normalize_messages(prompt))
+        messages, specs = normalize_messages(prompt), None
+        if offered is not None:
+            native = template_takes_tools(self._template)
+            messages, specs = tool_messages(messages, offered, native=native)
+        rendered = self._template.render(messages, tools=specs)
         return rendered.text, rendered.add_bos, list(rendered.stop)
 
-    def _prompt_tokens(self, prompt: Prompt) -> tuple[list[int], list[str]]:
+    def _prompt_tokens(
+        self, prompt: Prompt, offered: ToolRequest | None = None
+    ) -> tuple[list[int], list[str]]:
         """Prompt tokens and the chat format's stop strings."""
-        text, add_bos, stops = self._prompt_text(prompt)
+        text, add_bos, stops = self._prompt_text(prompt, offered)
         return self._encode(text, add_bos=add_bos), stops
 
     def _check_fits(self, n_prompt: int) -> None:
@@ -451,6 +484,51 @@ class LocalModel:
                 error.billed = completion  # type: ignore[attr-defined]  (the meter settles it)
                 raise
         return completion
+
+    def _complete_tools(
+        self,
+        tokens: list[int],
+        stops: list[str],
+        max_tokens: int,
+        temperature: float,
+        offered: ToolRequest,
+        started: float,
+    ) -> Completion:
+        self._check_fits(len(tokens))
+        stats = StreamStats()
+        with self._gate.hold():
+            llm = self._live()
+            try:
+                text, _ = generate_tool_text(
+                    llm,
+                    tokens,
+                    offered,
+                    stops=stops,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=self._next_seed(),
+                    stats=stats,
+                )
+            except RuntimeError as exc:  # llama_decode failed
+                raise ModelCallError(
+                    f"llama.cpp failed on {self.name!r}: {exc}",
+                    hint=f"set {DEBUG_ENV_VAR}=1 to see llama.cpp's log",
+                ) from None
+        content, calls = tool_result(text, offered)
+        return Completion(
+            text=content,
+            model=self.name,
+            kind=self.kind,
+            usage=Usage(
+                prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
+            ),
+            latency_s=time.perf_counter() - started,
+            cost_usd=0.0,
+            finish_reason="tool_calls"
+            if calls and stats.finish_reason == "stop"
+            else stats.finish_reason,
+            tool_calls=calls,
+        )
 
     def _complete_speculative(
         self,

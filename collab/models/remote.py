@@ -36,9 +36,19 @@ from collab.models.retry import (
     call_with_retries,
 )
 from collab.models.sampling import check_sampling
+from collab.models.tool_calls import ToolRequest, check_calls, parse_hermes_calls
 from collab.redaction import REDACTED, redact, remember_secrets, secrets_in, secrets_in_url
 from collab.structured import OutputSchema, Schema
-from collab.types import Completion, ModelKind, ModelPrice, Prompt, Usage, normalize_messages
+from collab.tools import ToolChoice, ToolLike
+from collab.types import (
+    Completion,
+    ModelKind,
+    ModelPrice,
+    Prompt,
+    ToolCall,
+    Usage,
+    normalize_messages,
+)
 
 __all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
 
@@ -128,15 +138,19 @@ class RemoteModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: Prediction | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """One completion; ``prediction`` is sent only where the provider supports it.
 
         ``Completion.retries`` counts every attempt after the first, fallbacks' included, and
-        ``Completion.model`` names the model that answered.
+        ``Completion.model`` names the model that answered. ``tools`` go to LiteLLM as
+        OpenAI tools; the calls come back checked in ``Completion.tool_calls``.
         """
         check_sampling(max_tokens, temperature, stop)
+        offered = ToolRequest.of(tools, tool_choice)
         litellm = import_litellm()
-        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction, offered)
         failure, retries = None, 0
         for model in self._chain():
             kwargs = model._request(call, stream=False)
@@ -166,11 +180,14 @@ class RemoteModel:
         stop: list[str] | None = None,
         schema: Schema | None = None,
         prediction: Prediction | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         """Async twin of ``complete`` (``litellm.acompletion``; waits never block the loop)."""
         check_sampling(max_tokens, temperature, stop)
+        offered = ToolRequest.of(tools, tool_choice)
         await aimport_litellm()
-        call = _start(prompt, max_tokens, temperature, stop, schema, prediction)
+        call = _start(prompt, max_tokens, temperature, stop, schema, prediction, offered)
         response, answered, retries = await self._arun(call, stream=False)
         return answered._finish(call, response, retries)
 
@@ -266,7 +283,7 @@ class RemoteModel:
             extra = math.ceil(self.count_tokens(instruction) * PROMPT_TOKEN_MARGIN)
         messages = normalize_messages(prompt)
         try:
-            dicts = [m.model_dump() for m in messages]
+            dicts = [m.to_dict() for m in messages]
             counted = int(import_litellm().token_counter(model=self.model, messages=dicts))
         except Exception:
             counted = sum(_estimate_tokens(m.content) for m in messages)
@@ -358,7 +375,15 @@ class RemoteModel:
         choice = choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
-        return self._completion(call, text, usage, choice.finish_reason, retries)
+        completion = self._completion(call, text, usage, choice.finish_reason, retries)
+        if call.tools is not None:
+            calls = [_tool_call(c) for c in getattr(choice.message, "tool_calls", None) or []]
+            if not calls and self.api_base and "<tool_call>" in text:
+                # llama.cpp-python's server renders tools with the model's template but returns
+                # the Hermes-form calls as text unless one tool is named in tool_choice
+                completion.text, calls = parse_hermes_calls(text)
+            completion.tool_calls = check_calls(calls, call.tools)
+        return completion
 
     def _completion(
         self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
@@ -390,7 +415,7 @@ class RemoteModel:
     def _counted_usage(self, call: Call, text: str) -> Usage:
         """Usage counted here, for servers that do not report it."""
         try:
-            messages = [m.model_dump() for m in call.messages]
+            messages = [m.to_dict() for m in call.messages]
             prompt_tokens = int(import_litellm().token_counter(model=self.model, messages=messages))
         except Exception:
             prompt_tokens = sum(_estimate_tokens(m.content) for m in call.messages)
@@ -454,9 +479,25 @@ def _start(
     stop: list[str] | None,
     schema: Schema | None,
     prediction: Prediction | None,
+    offered: ToolRequest | None = None,
 ) -> Call:
     checked = OutputSchema.of(schema) if schema is not None else None
-    return Call(normalize_messages(prompt), max_tokens, temperature, stop, checked, prediction)
+    messages = normalize_messages(prompt)
+    return Call(messages, max_tokens, temperature, stop, checked, prediction, tools=offered)
+
+
+def _tool_call(call: Any) -> ToolCall:
+    """A LiteLLM tool call (an object or a dict) as a ``ToolCall``."""
+    if not isinstance(call, dict):
+        function = getattr(call, "function", None)
+        call = {
+            "id": getattr(call, "id", None),
+            "function": {
+                "name": getattr(function, "name", None),
+                "arguments": getattr(function, "arguments", None),
+            },
+        }
+    return ToolCall.from_openai(call)
 
 
 def _raise(failure: Failure | None, attempts: int) -> NoReturn:

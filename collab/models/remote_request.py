@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from collab.errors import MissingAPIKeyError, UserError
+from collab.models.tool_calls import ToolRequest
 from collab.structured import OutputSchema
 from collab.types import Message, Usage
 
@@ -37,6 +38,7 @@ class Call:
     schema: OutputSchema | None
     prediction: Prediction | None
     started: float = field(default_factory=time.perf_counter)
+    tools: ToolRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +133,13 @@ def build_request(
             if isinstance(prediction, str)
             else dict(prediction)
         )
+    if call.tools is not None:  # LiteLLM translates OpenAI's tools for every provider
+        kwargs["tools"] = call.tools.specs()
+        kwargs["tool_choice"] = call.tools.openai_choice()
     if stream:
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}  # usage arrives in the last chunk
-    kwargs["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+    kwargs["messages"] = [m.to_dict() for m in messages]
     return kwargs
 
 

@@ -7,15 +7,26 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
-from collab.errors import InvalidOutputError
+from collab.errors import InvalidOutputError, UserError
 from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.models.tool_calls import ToolRequest, check_calls
 from collab.structured import OutputSchema, Schema
-from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
+from collab.tools import ToolChoice, ToolLike
+from collab.types import (
+    Completion,
+    Message,
+    ModelKind,
+    Prompt,
+    ToolCall,
+    Usage,
+    normalize_messages,
+)
 
 __all__ = ["ScriptedModel"]
 
-Reply = str | Exception
-"""A scripted reply: the text to return, or an exception to raise for that call."""
+Reply = str | Exception | ToolCall | list[ToolCall]
+"""A scripted reply: the text to return, an exception to raise for that call, or the tool
+call(s) the model makes (checked against the call's ``tools`` like a real model's)."""
 
 
 class ScriptedModel:
@@ -54,6 +65,13 @@ class ScriptedModel:
 
     def _next_reply(self, messages: list[Message], max_tokens: int) -> tuple[str, str]:
         """The next reply cut to ``max_tokens`` words, and its finish reason."""
+        text, finish, _ = self._next_turn(messages, max_tokens)
+        return text, finish
+
+    def _next_turn(
+        self, messages: list[Message], max_tokens: int
+    ) -> tuple[str, str, list[ToolCall]]:
+        """The next reply cut to ``max_tokens`` words, its finish reason, and its tool calls."""
         with self._lock:
             self.calls.append(messages)
             if self._function is not None:
@@ -68,15 +86,17 @@ class ScriptedModel:
                 reply = self._replies[index]
         if isinstance(reply, Exception):
             raise reply
+        if isinstance(reply, ToolCall | list):
+            return "", "tool_calls", [reply] if isinstance(reply, ToolCall) else list(reply)
         words = reply.split(" ")
         if self.count_tokens(reply) <= max_tokens:
-            return reply, "stop"
+            return reply, "stop", []
         kept: list[str] = []
         for word in words:
             if self.count_tokens(" ".join([*kept, word])) > max_tokens:
                 break
             kept.append(word)
-        return " ".join(kept), "length"
+        return " ".join(kept), "length", []
 
     def _completion(
         self, messages: list[Message], text: str, started: float, finish_reason: str
@@ -103,15 +123,40 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
-        return self._complete(prompt, max_tokens, schema)
+        """The next scripted reply; with ``tools``, a scripted ``ToolCall`` reply is checked
+        against them into ``tool_calls`` (an invalid call keeps its ``error``)."""
+        request = ToolRequest.of(tools, tool_choice)
+        return self._complete(prompt, max_tokens, schema, request)
 
-    def _complete(self, prompt: Prompt, max_tokens: int, schema: Schema | None) -> Completion:
+    def _complete(
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        schema: Schema | None,
+        request: ToolRequest | None = None,
+    ) -> Completion:
         started = time.perf_counter()
         checked = OutputSchema.of(schema) if schema is not None else None
         messages = normalize_messages(prompt)
-        text, finish_reason = self._next_reply(messages, max_tokens)
+        text, finish_reason, calls = self._next_turn(messages, max_tokens)
         completion = self._completion(messages, text, started, finish_reason)
+        if calls:
+            if request is None:
+                raise UserError(
+                    f"ScriptedModel {self.name!r} replied with a tool call to a call without tools",
+                    hint="pass tools=[...] to the call, or script a text reply",
+                )
+            completion.tool_calls = check_calls(calls, request)
+            completion.usage = Usage(
+                prompt_tokens=completion.usage.prompt_tokens,
+                completion_tokens=sum(
+                    self.count_tokens(f"{c.name} {c.arguments_text or c.arguments}") for c in calls
+                ),
+            )
+            completion.cost_usd = completion.usage.total_tokens * self.cost_per_token_usd
         if checked is not None:
             try:
                 completion.parsed = checked.validate_text(text)
@@ -128,9 +173,12 @@ class ScriptedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         schema: Schema | None = None,
+        tools: list[ToolLike] | None = None,
+        tool_choice: ToolChoice = "auto",
     ) -> Completion:
         await asyncio.sleep(0)
-        return self._complete(prompt, max_tokens, schema)
+        request = ToolRequest.of(tools, tool_choice)
+        return self._complete(prompt, max_tokens, schema, request)
 
     def stream(
         self,

@@ -1,0 +1,102 @@
+"""Tool calling on real models: SmolLM2 and Qwen2.5-Coder-0.5B in-process, and over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from collab import Message, tool
+from collab.errors import CollabError, UserError
+from collab.models.local import LocalModel
+from collab.models.server import EmbeddedServer
+
+pytestmark = pytest.mark.integration
+
+QWEN = "qwen2.5-coder-0.5b-instruct"
+
+
+@tool
+def get_weather(city: str, unit: str = "celsius") -> str:
+    """Current weather in a city.
+
+    Args:
+        city: The city's name, e.g. Paris.
+        unit: celsius or fahrenheit.
+    """
+    return f"18 degrees {unit} and sunny in {city}"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Iterator[LocalModel]:
+    try:
+        from collab.models.catalog import model_path
+
+        if not model_path(QWEN, pull=False).is_file():
+            raise FileNotFoundError(QWEN)
+    except (CollabError, FileNotFoundError):
+        pytest.skip(f"{QWEN} is not pulled: run `collab models pull {QWEN}`")
+    model = LocalModel(QWEN, n_threads=2, n_ctx=2048)
+    yield model
+    model.close()
+
+
+def test_smollm2_forced_call_parses_and_validates(smollm2: LocalModel) -> None:
+    done = smollm2.complete(
+        "What is the weather in Paris?", tools=[get_weather, add], tool_choice="get_weather"
+    )
+    first = done.tool_calls[0]
+    assert first.name == "get_weather" and first.valid, first
+    assert get_weather.run(first.arguments).endswith("sunny in " + first.arguments["city"])
+    assert done.usage.completion_tokens > 0 and done.text == ""
+
+
+def test_smollm2_required_call_picks_an_offered_tool(smollm2: LocalModel) -> None:
+    done = smollm2.complete("Add 2 and 3.", tools=[get_weather, add], tool_choice="required")
+    assert done.tool_calls and done.tool_calls[0].name in {"get_weather", "add"}
+    assert done.tool_calls[0].valid, done.tool_calls[0]
+
+
+def test_schema_and_tools_together_are_refused(smollm2: LocalModel) -> None:
+    with pytest.raises(UserError, match="either schema= or tools="):
+        smollm2.complete("?", tools=[add], schema={"type": "object"})
+
+
+def test_qwen_forced_call_uses_the_gguf_template_and_validates(qwen: LocalModel) -> None:
+    done = qwen.complete(
+        "What is the weather in Paris?", tools=[get_weather], tool_choice="required"
+    )
+    (call,) = done.tool_calls
+    assert call.name == "get_weather" and call.valid
+    assert call.arguments["city"] == "Paris"
+    assert done.finish_reason == "tool_calls"
+
+
+def test_qwen_reads_a_tool_result_and_answers(qwen: LocalModel) -> None:
+    chat = [Message(role="user", content="What is 17 + 25? Use the add tool.")]
+    first = qwen.complete(chat, tools=[add], tool_choice="required")
+    (call,) = first.tool_calls
+    assert call.valid and call.arguments == {"a": 17, "b": 25}
+    result = add.run(call.arguments)
+    chat += [
+        first.message(),
+        Message(role="tool", content=str(result), tool_call_id=call.id, name=call.name),
+    ]
+    final = qwen.complete(chat, tools=[add], tool_choice="none", max_tokens=40)
+    assert "42" in final.text and final.tool_calls == []
+
+
+def test_named_tool_call_through_the_embedded_server(embedded: EmbeddedServer) -> None:
+    llm = embedded.remote_model()
+    done = llm.complete(
+        "What is the weather in Paris?", tools=[get_weather], tool_choice="get_weather"
+    )
+    (call,) = done.tool_calls
+    assert call.name == "get_weather" and call.valid, call
+    assert isinstance(call.arguments["city"], str)
