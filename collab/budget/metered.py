@@ -26,6 +26,7 @@ from collab.budget.prices import missing_price_note
 from collab.budget.run import Run, active_run, current_scope
 from collab.events import StreamDelta
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.types import Completion, Prompt, Usage, normalize_messages
 
 if TYPE_CHECKING:
@@ -474,6 +475,7 @@ class MeteredModel:
         return self.wrapped.count_tokens(text)
 
     def complete(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> Completion:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         return metered_complete(
             wrapped,
@@ -488,6 +490,7 @@ class MeteredModel:
     async def acomplete(
         self, prompt: Prompt, *, max_tokens: int = 256, **options: Any
     ) -> Completion:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         return await ametered_complete(
             wrapped,
@@ -500,6 +503,7 @@ class MeteredModel:
         )
 
     def stream(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> CompletionStream:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         return metered_stream(
             wrapped,
@@ -515,6 +519,7 @@ class MeteredModel:
 def _astream(
     self: MeteredModel, prompt: Prompt, *, max_tokens: int = 256, **options: Any
 ) -> AsyncCompletionStream:
+    check_max_tokens(max_tokens)
     wrapped = self.wrapped
     return ametered_stream(
         wrapped,
@@ -530,6 +535,7 @@ def _astream(
 def _complete_text(
     self: MeteredModel, prompt: str, *, max_tokens: int = 256, **options: Any
 ) -> Completion:
+    check_max_tokens(max_tokens)
     wrapped = self.wrapped
     return metered_complete(
         wrapped,

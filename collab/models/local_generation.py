@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from collab.errors import UserError
+from collab.models.call_args import check_max_tokens
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -37,11 +38,7 @@ streamed and non-streamed calls sample alike (only the temperature varies)."""
 
 def check_sampling(max_tokens: int, temperature: float, stop: list[str] | str | None) -> list[str]:
     """Validate generation arguments; returns ``stop`` as a list. Raises ``UserError``."""
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise UserError(
-            f"max_tokens must be a positive integer, got {max_tokens!r}",
-            hint="pass e.g. max_tokens=256",
-        )
+    check_max_tokens(max_tokens)
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, int | float)

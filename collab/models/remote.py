@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from collab.errors import InvalidOutputError, UserError
 from collab.litellm_import import aimport_litellm, import_litellm
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.models.remote_errors import CallTarget, classify_error
 from collab.models.remote_request import (
     SCHEMA_INSTRUCTION,
@@ -416,6 +417,7 @@ def _start(
     schema: Schema | None,
     prediction: Prediction | None,
 ) -> Call:
+    check_max_tokens(max_tokens)  # before any request: 0 or less means "no limit" to llama.cpp
     checked = OutputSchema.of(schema) if schema is not None else None
     return Call(normalize_messages(prompt), max_tokens, temperature, stop, checked, prediction)
 

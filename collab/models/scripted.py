@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from collab.errors import InvalidOutputError
 from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
 
@@ -54,6 +55,7 @@ class ScriptedModel:
 
     def _next_reply(self, messages: list[Message], max_tokens: int) -> tuple[str, str]:
         """The next reply cut to ``max_tokens`` words, and its finish reason."""
+        check_max_tokens(max_tokens)
         with self._lock:
             self.calls.append(messages)
             if self._function is not None:
