@@ -4,6 +4,8 @@ Each request to ``POST /v1/chat/completions`` takes the next entry of the script
 (``[503, 200]``) or a ``Reply`` (status, content, ``Retry-After``, delay). Once the script runs
 out, every request gets ``default``. A request with ``"stream": true`` that gets a 200 is answered
 as server-sent events, one chunk per word, with a usage chunk when the client asked for it.
+``Reply(usage=False)`` leaves usage out of a 200; ``Reply(fault="empty_choices")`` answers a 200
+with ``choices: []`` (usage kept, as a provider that billed the call reports it).
 
     with FaultServer([503, 200]) as server:
         RemoteModel("openai/fake", api_base=server.api_base, api_key="k").complete("hi")
@@ -18,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["FaultServer", "RecordedRequest", "Reply"]
 
@@ -39,6 +41,10 @@ class Reply:
     """Reported completion tokens; ``None`` counts the words of ``content``."""
     stream_usage: bool = True
     """Whether a streamed answer ends with a usage chunk when the client asks for one."""
+    fault: Literal["empty_choices"] | None = None
+    """How the answer goes wrong, beyond its status (see the module docstring)."""
+    usage: bool = True
+    """Whether a non-streamed 200 reports usage."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if reply.status != 200:
                     self._send_error(reply)
+                elif reply.fault == "empty_choices":
+                    self._send_json(200, {**_completion_body(reply, body), "choices": []})
                 elif body.get("stream"):
                     self._send_stream(reply, body)
                 else:
@@ -186,7 +194,7 @@ def _completion_body(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "usage": _usage(reply),
+        **({"usage": _usage(reply)} if reply.usage else {}),
     }
 
 

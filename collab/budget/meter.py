@@ -408,6 +408,7 @@ class Meter:
             cpu_s=cpu_s,
             retries=completion.retries if completion is not None else 0,
             cache_hit=completion.cache_hit if completion is not None else False,
+            usage_estimated=usage.estimated if usage is not None else False,
             outcome=outcome,
             timestamp=time.time(),
             speculation=getattr(completion, "speculation", None),

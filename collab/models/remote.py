@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from pydantic import SecretStr
 
-from collab.errors import InvalidOutputError, UserError
+from collab.errors import InvalidOutputError, RemoteAPIError, UserError
 from collab.litellm_import import aimport_litellm, import_litellm
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
 from collab.models.call_args import check_max_tokens
@@ -321,10 +321,25 @@ class RemoteModel:
         return classify_error(exc, target)
 
     def _finish(self, call: Call, response: Any, retries: int) -> Completion:
-        choice = response.choices[0]
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise self._no_choices(call, response, retries)
+        choice = choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
         return self._completion(call, text, usage, choice.finish_reason, retries)
+
+    def _no_choices(self, call: Call, response: Any, retries: int) -> RemoteAPIError:
+        """A 200 with no answer: the provider may still have billed the prompt, so the error
+        carries its usage (or our estimate of the prompt) as ``billed`` for the meter."""
+        error = RemoteAPIError(
+            redact(f"{self.name} answered 200 but returned no choices", self._secrets),
+            status_code=200,
+            hint="the provider or a proxy in between misbehaved; retry, or add fallbacks=",
+        )
+        usage = usage_of(response) or self._counted_usage(call, "")
+        error.billed = self._completion(call, "", usage, None, retries)  # type: ignore[attr-defined]
+        return error
 
     def _completion(
         self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
@@ -354,13 +369,14 @@ class RemoteModel:
         return completion
 
     def _counted_usage(self, call: Call, text: str) -> Usage:
-        """Usage counted here, for servers that do not report it."""
-        try:
-            messages = [m.model_dump() for m in call.messages]
-            prompt_tokens = int(import_litellm().token_counter(model=self.model, messages=messages))
-        except Exception:
-            prompt_tokens = sum(_estimate_tokens(m.content) for m in call.messages)
-        return Usage(prompt_tokens=prompt_tokens, completion_tokens=self.count_tokens(text))
+        """Usage estimated here, flagged, for servers that do not report it: the prompt as a
+        budget reserves it (an upper estimate), the text by the model's tokenizer."""
+        schema = call.schema.json_schema if call.schema is not None else None
+        return Usage(
+            prompt_tokens=self.count_prompt_tokens(call.messages, schema=schema),
+            completion_tokens=self.count_tokens(text) if text else 0,
+            estimated=True,
+        )
 
 
 @dataclass

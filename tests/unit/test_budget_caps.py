@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from fault_server import FaultServer
+from fault_server import FaultServer, Reply
 
 import collab
-from collab import Budget, BudgetExceeded, RemoteModel, Run, ScriptedModel
-from collab.errors import UserError
+from collab import Budget, BudgetExceeded, Ledger, ModelPrice, RemoteModel, Run, ScriptedModel
+from collab.errors import RemoteAPIError, UserError
 from collab.models.local_generation import check_sampling
 
 BAD_MAX_TOKENS = [0, -1, -1e6, 1.5, 16.0, True, "16", None, 10**12]
@@ -87,3 +89,81 @@ def test_scoring_still_reserves_no_output_tokens() -> None:
     with Run(budget=Budget(local_tokens=100)) as run:
         assert llm.score("pick one", ["a", "b"]) == [0.5, 0.5]
     assert run.ledger.records[0].completion_tokens == 0
+
+
+def priced_remote(server: FaultServer) -> RemoteModel:
+    return RemoteModel(
+        "openai/fake",
+        api_base=server.api_base,
+        api_key="k",
+        max_retries=0,
+        prices=ModelPrice(input_per_mtok_usd=100.0, output_per_mtok_usd=200.0),
+    )
+
+
+def test_answers_without_usage_are_estimated_flagged_and_stop_at_the_cap() -> None:
+    text = "one two three four five six seven eight"
+    with FaultServer(default=Reply(content=text, usage=False)) as server:
+        model = priced_remote(server)
+        llm = collab.metered(model)
+        made = 0
+        with Run(budget=Budget(usd=0.5, remote_tokens=300)) as run, pytest.raises(BudgetExceeded):
+            for _ in range(100):
+                llm.complete("please answer the question", max_tokens=16)
+                made += 1
+        assert len(server.requests) == made < 100  # stopped once the estimates crossed the cap
+    ok = [r for r in run.ledger.records if r.outcome == "ok"]
+    assert len(ok) == made >= 2
+    prompt = model.count_prompt_tokens("please answer the question")
+    for record in ok:
+        assert record.usage_estimated
+        assert record.prompt_tokens == prompt
+        assert record.completion_tokens == model.count_tokens(text)
+        assert record.cost_usd is not None and record.cost_usd > 0
+    assert 0 < run.meter.spent()["remote_tokens"] <= 300
+    assert '"usage_estimated":true' in run.ledger.to_json()
+    assert run.ledger.total().estimated == made
+    assert f"{made} estimated" in _rendered(run.ledger)
+
+
+def test_reported_usage_is_not_flagged() -> None:
+    with FaultServer(default=Reply(prompt_tokens=9)) as server, Run() as run:
+        completion = collab.metered(priced_remote(server)).complete("hi", max_tokens=16)
+    assert completion.usage.prompt_tokens == 9 and not completion.usage.estimated
+    assert not run.ledger.records[0].usage_estimated
+
+
+def test_a_stream_without_usage_is_never_free() -> None:
+    # LiteLLM counts a stream's usage itself when the provider sends none (not flagged then).
+    with FaultServer(default=Reply(content="a b c", stream_usage=False)) as server, Run() as run:
+        stream = collab.metered(priced_remote(server)).stream("hi", max_tokens=16)
+        assert "".join(stream) == "a b c"
+    record = run.ledger.records[0]
+    assert record.prompt_tokens > 0 and record.completion_tokens > 0 and record.cost_usd
+
+
+@pytest.mark.parametrize("usage", [True, False])
+def test_empty_choices_raise_a_clear_error_and_the_meter_settles_what_was_billed(
+    usage: bool,
+) -> None:
+    reply = Reply(fault="empty_choices", prompt_tokens=7, completion_tokens=3, usage=usage)
+    with FaultServer([reply]) as server:
+        model = priced_remote(server)
+        with Run(budget=Budget(usd=0.5)) as run, pytest.raises(RemoteAPIError, match="no choices"):
+            collab.metered(model).complete("hi there", max_tokens=16)
+    (record,) = run.ledger.records
+    assert record.outcome == "error" and "no choices" in (record.error or "")
+    expected = (7, 3) if usage else (model.count_prompt_tokens("hi there"), 0)
+    assert (record.prompt_tokens, record.completion_tokens) == expected
+    assert record.usage_estimated is not usage
+    assert record.cost_usd is not None and record.cost_usd > 0
+    assert run.meter.spent()["usd"] == pytest.approx(record.cost_usd)
+    assert run.meter.reserved()["usd"] == 0
+
+
+def _rendered(ledger: Ledger) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(ledger.rich_table())
+    return console.export_text()
