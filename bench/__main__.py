@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bench import foundation, metering
+from bench import foundation, load, metering
 
 if __name__ == "__main__":
     foundation.run()
     metering.run()
+    load.run()
     __import__("bench.speculative").speculative.run()
     __import__("bench.constrained").constrained.run()

@@ -392,8 +392,7 @@ def _records_in(values: Any) -> list[CallRecord]:
 
 @contextmanager
 def _entered(run: Run) -> Iterator[Run]:
-    if run.active:
-        yield run
-        return
-    with run:
+    # Shared, not entered: other invocations may be using the same run in other threads or
+    # tasks, and the first to finish must not end it for them (Run.share counts them).
+    with run.share():
         yield run

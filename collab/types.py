@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -145,6 +145,9 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
+    """Counted by collab (the model's tokenizer, with a margin on the prompt), not reported by
+    the provider: a server that answers without usage is billed this, never 0."""
 
     @property
     def total_tokens(self) -> int:

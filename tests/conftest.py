@@ -10,6 +10,20 @@ import pytest
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run the tests marked slow too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests in the default run; ``-m slow`` (or ``--run-slow``) runs them."""
+    if config.getoption("--run-slow") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _no_remote_network(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

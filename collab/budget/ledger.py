@@ -58,6 +58,8 @@ class CallRecord(BaseModel):
     """Process CPU seconds during a local call (0 for remote calls)."""
     retries: int = 0
     cache_hit: bool = False
+    usage_estimated: bool = False
+    """The token counts are collab's estimate: the provider reported no usage."""
     outcome: Outcome = "ok"
     error: str | None = None
     """For outcome "error" or "refused": the exception type and message."""
@@ -86,6 +88,8 @@ class Summary:
     cost_usd: float = 0.0
     """Sum of the known costs; ``unpriced`` counts the calls left out."""
     unpriced: int = 0
+    estimated: int = 0
+    """Calls whose token counts are collab's estimate (the provider reported no usage)."""
     latency_s: float = 0.0
     cpu_s: float = 0.0
 
@@ -99,6 +103,7 @@ class Summary:
             completion_tokens=self.completion_tokens + r.completion_tokens,
             cost_usd=self.cost_usd + (r.cost_usd or 0.0),
             unpriced=self.unpriced + (r.cost_usd is None and r.made),
+            estimated=self.estimated + r.usage_estimated,
             latency_s=self.latency_s + r.latency_s,
             cpu_s=self.cpu_s + r.cpu_s,
         )
@@ -224,6 +229,7 @@ class Ledger(BaseModel):
                     (s.degraded, "degraded"),
                     (s.refused, "refused"),
                     (s.unpriced, "unpriced"),
+                    (s.estimated, "estimated"),
                 )
                 if n
             ]

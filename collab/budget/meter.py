@@ -188,9 +188,11 @@ class Meter:
         counted with its own tokenizer. Raises ``BudgetExceeded`` (recorded as "refused"), and
         ``UserError`` when a USD limit applies to a remote model with no price.
         """
+        _check_reservable("max_tokens", max_tokens)
         original: Model | None = None
         for _ in range(_MAX_DECISIONS):
             tokens = prompt_tokens(model) if callable(prompt_tokens) else prompt_tokens
+            _check_reservable("prompt tokens", tokens)
             tallies = self._tallies(node, role)
             amounts = self._needs(model, tokens, max_tokens, tallies)
             with self._lock:
@@ -406,6 +408,7 @@ class Meter:
             cpu_s=cpu_s,
             retries=completion.retries if completion is not None else 0,
             cache_hit=completion.cache_hit if completion is not None else False,
+            usage_estimated=usage.estimated if usage is not None else False,
             outcome=outcome,
             timestamp=time.time(),
             speculation=getattr(completion, "speculation", None),
@@ -452,6 +455,17 @@ class Meter:
         _collect(record)
         if self.events:
             self.events.emit(record)
+
+
+def _check_reservable(what: str, tokens: object) -> None:
+    """A reservation holds a whole, non-negative number of tokens: a negative one would free
+    room for other calls (``max_tokens`` 0 is a call with no output, as ``score`` makes)."""
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise UserError(
+            f"cannot reserve {what}={tokens!r:.40}: a whole number >= 0 is needed",
+            hint="pass max_tokens as a positive int; a model's count_prompt_tokens must "
+            "return an int >= 0",
+        )
 
 
 def _actual(record: CallRecord) -> Amounts:

@@ -27,6 +27,7 @@ from collab.budget.run import Run, active_run, current_scope
 from collab.budget.taps import atapped, call_sink, tapped
 from collab.events import StreamDelta
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.types import Completion, Prompt, Usage, normalize_messages
 
 if TYPE_CHECKING:
@@ -478,6 +479,7 @@ class MeteredModel:
         return self.wrapped.count_tokens(text)
 
     def complete(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> Completion:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         sink = call_sink(self.name, prompt)
         try:
@@ -501,6 +503,7 @@ class MeteredModel:
     async def acomplete(
         self, prompt: Prompt, *, max_tokens: int = 256, **options: Any
     ) -> Completion:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         sink = call_sink(self.name, prompt)
         try:
@@ -522,6 +525,7 @@ class MeteredModel:
         return done
 
     def stream(self, prompt: Prompt, *, max_tokens: int = 256, **options: Any) -> CompletionStream:
+        check_max_tokens(max_tokens)  # before any reservation: never a negative one
         wrapped = self.wrapped
         stream = metered_stream(
             wrapped,
@@ -538,6 +542,7 @@ class MeteredModel:
 def _astream(
     self: MeteredModel, prompt: Prompt, *, max_tokens: int = 256, **options: Any
 ) -> AsyncCompletionStream:
+    check_max_tokens(max_tokens)
     wrapped = self.wrapped
     stream = ametered_stream(
         wrapped,
@@ -554,6 +559,7 @@ def _astream(
 def _complete_text(
     self: MeteredModel, prompt: str, *, max_tokens: int = 256, **options: Any
 ) -> Completion:
+    check_max_tokens(max_tokens)
     wrapped = self.wrapped
     return metered_complete(
         wrapped,

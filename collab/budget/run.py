@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
@@ -49,6 +49,10 @@ class Run:
     ``local_model`` is where policy "degrade" routes. ``price`` prices remote models that
     have no price of their own; ``ledger`` continues an earlier run (its calls count as
     spent). Runs nest: the innermost one meters a call (the outer one does not see it).
+
+    One run may meter several invocations at once (``cascade.run(..., run=run)`` from many
+    threads or tasks): each holds it with ``share()`` while it runs, and the run stays active
+    until the last of them and the caller's own ``with run:`` (if any) have ended.
     """
 
     def __init__(
@@ -76,6 +80,8 @@ class Run:
         )
         self._token: Token[Run | None] | None = None
         self._entered = False
+        self._shares = 0
+        """Invocations holding the run now (``share()``): it stays active until the last ends."""
 
     def __repr__(self) -> str:
         return f"Run(run_id={self.run_id!r}, calls={len(self.ledger)}, active={self.active})"
@@ -91,7 +97,8 @@ class Run:
 
     @property
     def active(self) -> bool:
-        return self._token is not None
+        """Whether the run meters calls now: entered with ``with``, or held by ``share()``."""
+        return self._token is not None or self._shares > 0
 
     def wrap(self, model: Model) -> MeteredModel:
         """``model`` metered by this run, whether or not it is entered (``collab.metered``
@@ -133,13 +140,45 @@ class Run:
             raise UserError(
                 f"run {self.run_id!r} is already active", hint="enter a Run once at a time"
             )
+        self._token = _current_run.set(self)
+        with _active_lock:
+            self._activate()
+        return self
+
+    def _activate(self) -> None:
+        """Start the clock on the first entry; list the run for bare threads. Under
+        ``_active_lock``."""
         if not self._entered:  # a run re-entered later (e.g. to resume) keeps its clock
             self.meter.started = self.meter.clock()
             self._entered = True
-        self._token = _current_run.set(self)
-        with _active_lock:
+        if self not in _active:
             _active.append(self)
-        return self
+
+    def _deactivate(self) -> None:
+        """Unlist the run once nothing holds it any more. Under ``_active_lock``."""
+        if self._token is None and self._shares == 0 and self in _active:
+            _active.remove(self)
+
+    @contextlib.contextmanager
+    def share(self) -> Iterator[Run]:
+        """Meter the calls made in this context with this run while the block runs; how a
+        graph invocation uses a run that others (threads, tasks) may be using at the same time.
+
+        Counted: the run stays active while any share or the caller's ``with run:`` lasts,
+        so the first invocation to finish never ends it for those still in flight.
+        """
+        with _active_lock:
+            self._shares += 1
+            self._activate()
+        token = _current_run.set(self)
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(ValueError):  # ended in another context than begun
+                _current_run.reset(token)
+            with _active_lock:
+                self._shares -= 1
+                self._deactivate()
 
     def __exit__(
         self,
@@ -149,8 +188,7 @@ class Run:
     ) -> None:
         token, self._token = self._token, None
         with _active_lock:
-            if self in _active:
-                _active.remove(self)
+            self._deactivate()
         if token is not None:
             # Exited in another context than entered: nothing to restore there.
             with contextlib.suppress(ValueError):
@@ -171,7 +209,7 @@ class Run:
 def active_run() -> Run | None:
     """The run that meters a call made here: this context's, else the innermost active one."""
     run = _bound_run.get() or _current_run.get()
-    if run is not None and (run._token is not None or run is _bound_run.get()):
+    if run is not None and (run.active or run is _bound_run.get()):
         return run
     if _active:
         try:

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from collab.errors import InvalidOutputError, ModelCallError, UserError
 from collab.litellm_import import aimport_litellm, import_litellm
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.models.remote_errors import CallTarget, classify_error, malformed_response
 from collab.models.remote_request import (
     SCHEMA_INSTRUCTION,
@@ -367,11 +368,7 @@ class RemoteModel:
     def _finish(self, call: Call, response: Any, retries: int) -> Completion:
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
-            error = malformed_response(self._target(), "no choices in the answer")
-            error.attempts = retries + 1
-            if (usage := usage_of(response)) is not None:  # the provider billed it anyway
-                error.billed = self._completion(call, "", usage, None, retries)  # type: ignore[attr-defined]
-            raise error
+            raise self._no_choices(call, response, retries)
         choice = choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
@@ -384,6 +381,15 @@ class RemoteModel:
                 completion.text, calls = parse_hermes_calls(text)
             completion.tool_calls = check_calls(calls, call.tools)
         return completion
+
+    def _no_choices(self, call: Call, response: Any, retries: int) -> ModelCallError:
+        """A 200 with no answer: the provider may still have billed the prompt, so the error
+        carries its usage (or our estimate of the prompt) as ``billed`` for the meter."""
+        error = malformed_response(self._target(), "the answer has no choices")
+        error.attempts = retries + 1
+        usage = usage_of(response) or self._counted_usage(call, "")
+        error.billed = self._completion(call, "", usage, None, retries)  # type: ignore[attr-defined]
+        return error
 
     def _completion(
         self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
@@ -413,13 +419,14 @@ class RemoteModel:
         return completion
 
     def _counted_usage(self, call: Call, text: str) -> Usage:
-        """Usage counted here, for servers that do not report it."""
-        try:
-            messages = [m.to_dict() for m in call.messages]
-            prompt_tokens = int(import_litellm().token_counter(model=self.model, messages=messages))
-        except Exception:
-            prompt_tokens = sum(_estimate_tokens(m.content) for m in call.messages)
-        return Usage(prompt_tokens=prompt_tokens, completion_tokens=self.count_tokens(text))
+        """Usage estimated here, flagged, for servers that do not report it: the prompt as a
+        budget reserves it (an upper estimate), the text by the model's tokenizer."""
+        schema = call.schema.json_schema if call.schema is not None else None
+        return Usage(
+            prompt_tokens=self.count_prompt_tokens(call.messages, schema=schema),
+            completion_tokens=self.count_tokens(text) if text else 0,
+            estimated=True,
+        )
 
 
 @dataclass
@@ -481,6 +488,7 @@ def _start(
     prediction: Prediction | None,
     offered: ToolRequest | None = None,
 ) -> Call:
+    check_max_tokens(max_tokens)  # before any request: 0 or less means "no limit" to llama.cpp
     checked = OutputSchema.of(schema) if schema is not None else None
     messages = normalize_messages(prompt)
     return Call(messages, max_tokens, temperature, stop, checked, prediction, tools=offered)

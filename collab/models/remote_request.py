@@ -144,9 +144,13 @@ def build_request(
 
 
 def usage_of(response: Any) -> Usage | None:
-    """The token usage a response or stream chunk reports, if any."""
+    """The token usage a response or stream chunk reports, if any.
+
+    LiteLLM fills in zeros when the provider sent no usage; a chat prompt always has tokens,
+    so 0 prompt tokens means "not reported" (``None``), never a free call.
+    """
     usage = getattr(response, "usage", None)
-    if usage is None or getattr(usage, "prompt_tokens", None) is None:
+    if usage is None or not getattr(usage, "prompt_tokens", None):
         return None
     return Usage(
         prompt_tokens=int(usage.prompt_tokens or 0),

@@ -5,17 +5,14 @@ from __future__ import annotations
 import math
 
 from collab.errors import UserError
+from collab.models.call_args import check_max_tokens
 
 __all__ = ["check_sampling"]
 
 
 def check_sampling(max_tokens: int, temperature: float, stop: list[str] | str | None) -> list[str]:
     """Validate generation arguments; returns ``stop`` as a list. Raises ``UserError``."""
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise UserError(
-            f"max_tokens must be a positive integer, got {max_tokens!r}",
-            hint="pass e.g. max_tokens=256",
-        )
+    check_max_tokens(max_tokens)
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, int | float)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from collab.errors import InvalidOutputError, UserError
 from collab.models.base import AsyncCompletionStream, CompletionStream
+from collab.models.call_args import check_max_tokens
 from collab.models.tool_calls import ToolRequest, check_calls
 from collab.structured import OutputSchema, Schema
 from collab.tools import ToolChoice, ToolLike
@@ -72,6 +73,7 @@ class ScriptedModel:
         self, messages: list[Message], max_tokens: int
     ) -> tuple[str, str, list[ToolCall]]:
         """The next reply cut to ``max_tokens`` words, its finish reason, and its tool calls."""
+        check_max_tokens(max_tokens)
         with self._lock:
             self.calls.append(messages)
             if self._function is not None:

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_runs import comparable, finished_ledger
+from child_runs import start as start_child
 from fault_server import FaultServer, Reply
 from postgres_cluster import PostgresCluster, unavailable_reason
 
-from collab import Ledger
-
-TESTS = Path(__file__).resolve().parents[1]
-SAME_FIELDS = ("node", "role", "model", "kind", "prompt_tokens", "completion_tokens", "cost_usd")
-
 
 def start(db: Path | str, api_base: str, thread: str, *flags: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "durable_graph", str(db), api_base, thread, *flags],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def finished_ledger(process: subprocess.Popen[str]) -> Ledger:
-    out, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, out
-    line = next(x for x in out.splitlines() if x.startswith("ledger "))
-    return Ledger.from_json(line.removeprefix("ledger "))
-
-
-def comparable(ledger: Ledger) -> list[tuple[object, ...]]:
-    return [tuple(getattr(r, f) for f in SAME_FIELDS) for r in ledger.records]
+    return start_child("durable_graph", db, api_base, thread, *flags)
 
 
 def test_killed_run_resumes_without_paying_twice(tmp_path: Path) -> None:
