@@ -28,7 +28,8 @@ from collab.budget.metered import metered
 from collab.errors import InvalidOutputError, UserError
 from collab.models.base import Model
 from collab.structured import OutputSchema
-from patterns.common import Verdict
+
+from .common import Verdict
 
 __all__ = [
     "AnswerJudge",

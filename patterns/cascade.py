@@ -26,7 +26,8 @@ from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+
+from .common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -28,7 +28,8 @@ from collab.errors import InvalidOutputError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
-from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+
+from .common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

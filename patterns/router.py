@@ -35,7 +35,8 @@ from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
-from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+
+from .common import CompileOptions, PatternResult, arun_graph, run_graph
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -31,7 +31,8 @@ from collab.budget.run import Run
 from collab.errors import UserError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from patterns.answer_judges import (
+
+from .answer_judges import (
     AnswerJudge,
     FormatGuard,
     GroundednessJudge,
@@ -42,7 +43,7 @@ from patterns.answer_judges import (
     numbered_sources,
     split_claims,
 )
-from patterns.common import (
+from .common import (
     CompileOptions,
     PatternResult,
     Verdict,

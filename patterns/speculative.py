@@ -24,7 +24,8 @@ from collab.budget.run import Run
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.speculative.predicted import takes_prediction
-from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
+
+from .common import CompileOptions, PatternResult, arun_graph, run_graph
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
