@@ -102,3 +102,28 @@ def test_deployment_keys_never_show() -> None:
 def test_deployment_names_must_differ() -> None:
     with pytest.raises(UserError, match="must differ"):
         RemoteModel.from_deployments([deployment("a", CHEAP), deployment("a", DEAR)])
+
+
+def test_a_stream_names_and_prices_the_deployment_that_answered() -> None:
+    llm = RemoteModel.from_deployments(
+        [deployment("a", CHEAP, "streamed from a")], options=RouterOptions(num_retries=0)
+    )
+    with Run() as run:
+        stream = run.wrap(llm).stream("hi", max_tokens=8)
+        text = "".join(stream)
+    assert text == "streamed from a"
+    [record] = run.ledger.records
+    assert record.model == "a"
+    assert record.cost_usd == pytest.approx(
+        CHEAP.cost_usd(record.prompt_tokens, record.completion_tokens)
+    )
+
+
+async def test_async_calls_go_through_the_router_too() -> None:
+    llm = RemoteModel.from_deployments(
+        [deployment("a", CHEAP, "async a"), deployment("b", DEAR, "async b")],
+        options=RouterOptions(num_retries=0),
+    )
+    done = [await llm.acomplete(f"q{i}", max_tokens=8) for i in range(6)]
+    assert {d.text for d in done} == {f"async {d.model}" for d in done}
+    assert all(d.model in ("a", "b") for d in done)
