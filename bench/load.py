@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.report import Row, report
 from collab import Budget, ScriptedModel
-from patterns import cascade
+from collab.patterns import cascade
 
 SIZES = (50, 200)
 MODES = ("threads", "asyncio", "sequential")

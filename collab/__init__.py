@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from collab.models.base import CompletionStream, Model
     from collab.models.catalog import CatalogEntry, get_entry, list_models, pull
     from collab.models.default_llm import default_llm
+    from collab.models.deployments import Deployment, RouterOptions
     from collab.models.local import LocalModel
     from collab.models.remote import RemoteModel
     from collab.models.retry import RetryPolicy
@@ -89,6 +90,7 @@ _LAZY: dict[str, str] = {
     "scope": "collab.budget.run",
     "CatalogEntry": "collab.models.catalog",
     "CompletionStream": "collab.models.base",
+    "Deployment": "collab.models.deployments",
     "EmbeddedServer": "collab.models.server",
     "LocalModel": "collab.models.local",
     "Model": "collab.models.base",
@@ -96,6 +98,7 @@ _LAZY: dict[str, str] = {
     "ScriptedModel": "collab.models.scripted",
     "ModelPrice": "collab.types",
     "RetryPolicy": "collab.models.retry",
+    "RouterOptions": "collab.models.deployments",
     "estimate_cost_usd": "collab.budget.prices",
     "price_of": "collab.budget.prices",
     "set_price": "collab.budget.prices",
@@ -137,6 +140,7 @@ __all__ = [
     "CompletionStream",
     "CpuSecondsCost",
     "Degrade",
+    "Deployment",
     "EmbeddedServer",
     "EnergyCost",
     "Exceeded",
@@ -165,6 +169,7 @@ __all__ = [
     "RemoteAPIError",
     "RemoteModel",
     "RetryPolicy",
+    "RouterOptions",
     "Run",
     "Saving",
     "SchemaError",

@@ -23,15 +23,15 @@ import re
 import time
 from typing import Any
 
+from collab.examples._session import open_session, saving_line
+from collab.patterns.cascade import CascadeConfig
 from rich.console import Console
 from rich.table import Table
 
 import collab
 from collab.evaluation.humaneval import extract_code
 from collab.evaluation.verifiers import Arithmetic, DocstringExamples, FirstVerdict
-from examples._session import open_session, saving_line
-from patterns import cascade
-from patterns.cascade import CascadeConfig
+from collab.patterns import cascade
 
 SLM = "qwen2.5-coder-0.5b-instruct"
 """Chosen by measurement: far stronger than SmolLM2-135M at 4x its cost (docs/models.md)."""
@@ -187,7 +187,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import asyncio
     import sys
 
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    from collab.cli.run_cmd import run_main
+
+    sys.exit(run_main(main, sys.argv[1:]))

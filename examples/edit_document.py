@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collab.examples._session import open_session
+from collab.patterns.speculative import EditConfig
 from rich.console import Console
 from rich.syntax import Syntax
 
 import collab
-from examples._session import open_session
-from patterns import speculative
-from patterns.speculative import EditConfig
+from collab.patterns import speculative
 
 DEFAULT_DOCUMENT = """\
 # service.toml: the order service
@@ -124,7 +124,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import asyncio
     import sys
 
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    from collab.cli.run_cmd import run_main
+
+    sys.exit(run_main(main, sys.argv[1:]))

@@ -15,14 +15,14 @@ import argparse
 import time
 from typing import Any
 
+from collab.examples._session import open_session
+from collab.patterns.llm_judges_slm import GradingConfig, SLMEvaluation
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import collab
-from examples._session import open_session
-from patterns import llm_judges_slm
-from patterns.llm_judges_slm import GradingConfig, SLMEvaluation
+from collab.patterns import llm_judges_slm
 
 DEFAULT_QUESTIONS = [
     ("What is the capital of France?", "Paris"),
@@ -97,7 +97,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import asyncio
     import sys
 
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    from collab.cli.run_cmd import run_main
+
+    sys.exit(run_main(main, sys.argv[1:]))

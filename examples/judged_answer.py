@@ -16,15 +16,9 @@ import argparse
 import time
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-import collab
-from examples._session import open_session
-from patterns import slm_judges_llm
-from patterns.common import arun_graph
-from patterns.slm_judges_llm import (
+from collab.examples._session import open_session
+from collab.patterns.common import arun_graph
+from collab.patterns.slm_judges_llm import (
     AnswerJudge,
     Attempt,
     FormatGuard,
@@ -33,6 +27,12 @@ from patterns.slm_judges_llm import (
     RubricJudge,
     Scorer,
 )
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import collab
+from collab.patterns import slm_judges_llm
 
 DEFAULT_QUESTION = "When was the Eiffel Tower completed, and how tall is it?"
 DEFAULT_SOURCES = [
@@ -154,7 +154,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import asyncio
     import sys
 
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    from collab.cli.run_cmd import run_main
+
+    sys.exit(run_main(main, sys.argv[1:]))

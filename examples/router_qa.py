@@ -21,14 +21,14 @@ import argparse
 import time
 from typing import Any
 
+from collab.examples._session import open_session, saving_line
+from collab.patterns.common import PatternResult, arun_graph
+from collab.patterns.router import NeighbourRouter, RouterConfig
 from rich.console import Console
 from rich.table import Table
 
 import collab
-from examples._session import open_session, saving_line
-from patterns import router
-from patterns.common import PatternResult, arun_graph
-from patterns.router import NeighbourRouter, RouterConfig
+from collab.patterns import router
 
 DEFAULT_QUESTIONS = [
     "What is the capital of France?",
@@ -157,7 +157,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import asyncio
     import sys
 
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    from collab.cli.run_cmd import run_main
+
+    sys.exit(run_main(main, sys.argv[1:]))

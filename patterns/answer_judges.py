@@ -29,8 +29,9 @@ from collab.errors import InvalidOutputError, UserError
 from collab.evaluation.verifiers import Verifier
 from collab.models.base import Model
 from collab.structured import OutputSchema
-from patterns.common import Verdict
-from patterns.fencing import fence
+
+from .common import Verdict
+from .fencing import fence
 
 __all__ = [
     "AnswerJudge",

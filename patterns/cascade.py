@@ -26,12 +26,13 @@ from collab.evaluation.calibration import Calibration, SweepItem, choose
 from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
-from patterns.state_schemas import AnswerOutput, QuestionInput
+
+from .common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+from .state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
-from patterns.fencing import fence
+from .fencing import fence
 
 __all__ = [
     "CascadeConfig",

@@ -38,8 +38,9 @@ from collab.budget.run import Run
 from collab.evaluation.metrics import normalize
 from collab.graph import LedgerState, ledger_of, node
 from collab.models.base import Model
-from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
-from patterns.state_schemas import AnswerOutput, QuestionInput
+
+from .common import CompileOptions, PatternResult, arun_graph, run_graph
+from .state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -22,7 +22,8 @@ from collab.evaluation.systems import (
 if TYPE_CHECKING:
     from collab.evaluation.datasets import Item
     from collab.models.base import Model
-    from patterns.common import PatternResult
+
+    from .common import PatternResult
 
 __all__ = [
     "cascade_system",
@@ -51,8 +52,9 @@ def cascade_system(setup: EvalSetup) -> TwoWaySystem:
     """
     from collab.budget.ledger import Ledger
     from collab.models.scripted import ScriptedModel
-    from patterns import cascade
-    from patterns.cascade import CascadeConfig
+
+    from . import cascade
+    from .cascade import CascadeConfig
 
     dataset = setup.dataset
     config = CascadeConfig(
@@ -110,9 +112,10 @@ def router_system(setup: EvalSetup) -> TwoWaySystem:
     """
     from collab.budget.run import Run, scope
     from collab.models.scripted import ScriptedModel
-    from patterns import router
-    from patterns.common import PatternResult
-    from patterns.router import DifficultyRouter, RouterConfig
+
+    from . import router
+    from .common import PatternResult
+    from .router import DifficultyRouter, RouterConfig
 
     dataset = setup.dataset
     config = RouterConfig(
@@ -167,8 +170,9 @@ def draft_verify_system(setup: EvalSetup) -> OneWaySystem:
     (a code block, a function call) as the draft had to.
     """
     from collab.models.scripted import ScriptedModel
-    from patterns import draft_verify
-    from patterns.draft_verify import DraftVerifyConfig
+
+    from . import draft_verify
+    from .draft_verify import DraftVerifyConfig
 
     dataset = setup.dataset
     config = DraftVerifyConfig(
@@ -204,8 +208,9 @@ def slm_judges_llm_system(setup: EvalSetup) -> OneWaySystem:
     have ``score`` (a ``LocalModel``): refused here, before any item, otherwise.
     """
     from collab.models.scripted import ScriptedModel
-    from patterns import slm_judges_llm
-    from patterns.slm_judges_llm import JudgedAnswerConfig
+
+    from . import slm_judges_llm
+    from .slm_judges_llm import JudgedAnswerConfig
 
     dataset = setup.dataset
     config = JudgedAnswerConfig(system=dataset.instructions, answer_max_tokens=dataset.max_tokens)
@@ -226,7 +231,8 @@ def _alone(setup: EvalSetup) -> dict[str, Callable[[str], PatternResult]]:
     of a one-way system."""
     from collab.budget.metered import metered
     from collab.budget.run import Run
-    from patterns.common import PatternResult
+
+    from .common import PatternResult
 
     dataset = setup.dataset
 

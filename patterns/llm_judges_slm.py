@@ -29,8 +29,9 @@ from collab.errors import InvalidOutputError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
-from patterns.common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
-from patterns.state_schemas import AnswerOutput
+
+from .common import CompileOptions, PatternResult, Verdict, arun_graph, as_state, run_graph
+from .state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -35,8 +35,9 @@ from collab.evaluation.metrics import Metric, get_metric
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
-from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
-from patterns.state_schemas import AnswerOutput, QuestionInput
+
+from .common import CompileOptions, PatternResult, arun_graph, run_graph
+from .state_schemas import AnswerOutput, QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -26,12 +26,13 @@ from collab.budget.run import Run
 from collab.errors import UserError
 from collab.graph import RUN_CONFIG_KEY
 from collab.serving import served_budget, served_models
-from patterns import cascade as _cascade
-from patterns import draft_verify as _draft_verify
-from patterns import llm_judges_slm as _llm_judges_slm
-from patterns import router as _router
-from patterns import slm_judges_llm as _slm_judges_llm
-from patterns import speculative as _speculative
+
+from . import cascade as _cascade
+from . import draft_verify as _draft_verify
+from . import llm_judges_slm as _llm_judges_slm
+from . import router as _router
+from . import slm_judges_llm as _slm_judges_llm
+from . import speculative as _speculative
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig

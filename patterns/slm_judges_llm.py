@@ -32,7 +32,8 @@ from collab.budget.run import Run
 from collab.errors import UserError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
-from patterns.answer_judges import (
+
+from .answer_judges import (
     AnswerJudge,
     FormatGuard,
     GroundednessJudge,
@@ -44,7 +45,7 @@ from patterns.answer_judges import (
     numbered_sources,
     split_claims,
 )
-from patterns.common import (
+from .common import (
     CompileOptions,
     PatternResult,
     Verdict,
@@ -54,7 +55,7 @@ from patterns.common import (
     run_graph,
     verdicts_in,
 )
-from patterns.state_schemas import AnswerOutput
+from .state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -25,8 +25,9 @@ from collab.budget.run import Run
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.speculative.predicted import takes_prediction
-from patterns.common import CompileOptions, PatternResult, arun_graph, run_graph
-from patterns.state_schemas import AnswerOutput
+
+from .common import CompileOptions, PatternResult, arun_graph, run_graph
+from .state_schemas import AnswerOutput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

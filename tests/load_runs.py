@@ -16,10 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from collab.patterns.common import PatternResult
+
 from collab import Budget, Ledger, Run, ScriptedModel
+from collab.patterns import cascade
 from collab.types import Message
-from patterns import cascade
-from patterns.common import PatternResult
 
 RATE_USD = 0.001
 """The remote model's price per token."""

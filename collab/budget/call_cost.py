@@ -41,13 +41,16 @@ class Costing:
         return self.price(price_name(model), prompt_tokens, completion_tokens)
 
     def worst_case_usd(self, model: Model, prompt_tokens: int, max_tokens: int) -> float:
-        """The most a remote call can cost, on the dearest of the model and its fallbacks;
-        refuses a model with no price (the limit could not be enforced)."""
+        """The most a remote call can cost, on the dearest of the model (or of its Router's
+        deployments) and its fallbacks; refuses a model with no price (the limit could not be
+        enforced)."""
         worst = 0.0
-        for candidate in (model, *getattr(model, "fallbacks", ())):
+        own = getattr(model, "deployments", ()) or (model,)
+        fallbacks = tuple(getattr(model, "fallbacks", ()))
+        for candidate in (*own, *fallbacks):
             priced = self.remote_usd(candidate, prompt_tokens, max_tokens)
             if priced is None:
-                raise _unpriced(price_name(candidate), fallback=candidate is not model)
+                raise _unpriced(price_name(candidate), fallback=candidate in fallbacks)
             worst = max(worst, priced)
         return worst
 
@@ -74,9 +77,13 @@ class Costing:
 
 
 def _answering_model(model: Model, answered_by: str) -> Model:
-    """The model of a fallback chain that answered (by name), else ``model`` itself."""
+    """The model of a fallback chain, or the deployment of a Router, that answered (by name),
+    else ``model`` itself."""
     if answered_by == model.name:
         return model
+    for deployment in getattr(model, "deployments", ()):
+        if deployment.id == answered_by:
+            return deployment  # type: ignore[no-any-return]
     for fallback in getattr(model, "fallbacks", ()):
         if getattr(fallback, "name", None) == answered_by:
             return fallback  # type: ignore[no-any-return]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SLM", "DEFAULT_SYSTEMS", "open_models", "register"]
 
-DEFAULT_SYSTEMS = "patterns.eval_systems"
+DEFAULT_SYSTEMS = "collab.patterns.eval_systems"
 """The module whose ``@register`` calls say how each pattern is evaluated (``--systems``)."""
 
 DEFAULT_SLM = "smollm2-135m-instruct"

@@ -6,19 +6,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from collab import __version__
 from collab.cli import eval_cmd, models_cmd, run_cmd, serve_cmd
+from collab.cli.exit_codes import EPILOG, ExitCode, exit_code_for
 from collab.errors import CollabError
 
 __all__ = ["build_parser", "main"]
-
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collab",
         description="Small local models and large remote ones, working together on a budget.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"collab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (models_cmd, serve_cmd, run_cmd, eval_cmd):
@@ -27,21 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (``collab --help`` lists them)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # exits 2 on a usage error, as argparse does
     if not getattr(args, "handler", None):
         parser.print_help()
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         return int(args.handler(args) or 0)
     except CollabError as exc:
         if args.debug:
             raise
         _print_error(exc.message, exc.hint)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
+        return exit_code_for(exc)
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return exit_code_for(exc)
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if args.debug:
             raise
@@ -49,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unexpected {type(exc).__name__}: {exc}",
             "this is a bug in collab or an example; rerun with --debug and report it",
         )
-        return 1
+        return ExitCode.FAILURE
 
 
 def _print_error(message: str, hint: str) -> None:

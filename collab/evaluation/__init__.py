@@ -6,7 +6,7 @@
     system = get_pattern_eval("cascade").factory(EvalSetup(slm=slm, llm=llm, dataset=dataset))
     report = evaluate(system, dataset, scorer=get_scorer(dataset.metric))
 
-Modules load on first use, so ``import patterns.cascade`` (which needs only ``metrics`` and
+Modules load on first use, so ``import collab.patterns.cascade`` (which needs only ``metrics`` and
 ``calibration``) stays light.
 """
 

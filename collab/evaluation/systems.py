@@ -169,5 +169,6 @@ def load_systems(module: str) -> None:
     except ImportError as exc:
         raise UserError(
             f"cannot load evaluation systems from {module!r}: {exc}",
-            hint="name an importable module that registers systems, e.g. patterns.eval_systems",
+            hint="name an importable module that registers systems, "
+            "e.g. collab.patterns.eval_systems",
         ) from exc

@@ -83,7 +83,12 @@ def download_wheel(package: str, version: str, into: Path) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class HuggingFaceSource:
-    """A file in a Hugging Face repo (needs a network; ``HF_TOKEN`` for gated repos)."""
+    """A file in a Hugging Face repo (needs a network; ``HF_TOKEN`` for gated repos).
+
+    Downloaded with ``huggingface_hub.hf_hub_download`` when ``huggingface_hub`` is installed
+    (``pip install collab[hf]``: resumable, Xet storage, the user's HF configuration), else with
+    a plain HTTP GET; both fail with the same ``PullError`` messages.
+    """
 
     repo: str
     filename: str
@@ -97,6 +102,40 @@ class HuggingFaceSource:
         return f"https://huggingface.co/{self.repo}/resolve/{self.revision}/{self.filename}"
 
     def write_to(self, out: BinaryIO, progress: Progress, *, transport: object = None) -> None:
+        """Write the file into ``out``; ``transport`` (an httpx transport) forces plain HTTP."""
+        if transport is None and _hub_installed():
+            self._write_with_hub(out, progress)
+        else:
+            self._write_with_httpx(out, progress, transport)
+
+    def _write_with_hub(self, out: BinaryIO, progress: Progress) -> None:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError
+
+        with tempfile.TemporaryDirectory(prefix="collab-hf-") as tmp:
+            try:
+                path = hf_hub_download(
+                    self.repo,
+                    self.filename,
+                    revision=self.revision,
+                    local_dir=tmp,
+                    token=os.environ.get("HF_TOKEN") or None,
+                )
+            except HfHubHTTPError as exc:
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if status is None:
+                    raise self._unreachable(exc) from None
+                raise self._refused(status) from None
+            except Exception as exc:  # no network, offline mode, a bad name: its own types
+                # (requests', httpx's or OSError, by hub version), never our bug to show
+
+                raise self._unreachable(exc) from None
+            with open(path, "rb") as handle:
+                while block := handle.read(CHUNK):
+                    out.write(block)
+                    progress(len(block))
+
+    def _write_with_httpx(self, out: BinaryIO, progress: Progress, transport: object) -> None:
         import httpx
 
         headers = {}
@@ -112,18 +151,32 @@ class HuggingFaceSource:
                 client.stream("GET", self.url, headers=headers) as response,
             ):
                 if response.status_code != 200:
-                    raise PullError(
-                        f"Hugging Face answered {response.status_code} for {self.url}",
-                        hint="check the repo and file name; gated repos need HF_TOKEN",
-                    )
+                    raise self._refused(response.status_code)
                 for block in response.iter_bytes(CHUNK):
                     out.write(block)
                     progress(len(block))
         except httpx.HTTPError as exc:
-            raise PullError(
-                f"could not download {self.url}: {type(exc).__name__}",
-                hint="check the network, or use a PyPI or local-path source",
-            ) from None
+            raise self._unreachable(exc) from None
+
+    def _refused(self, status: int) -> PullError:
+        return PullError(
+            f"Hugging Face answered {status} for {self.url}",
+            hint="check the repo and file name; gated repos need HF_TOKEN",
+        )
+
+    def _unreachable(self, exc: BaseException) -> PullError:
+        return PullError(
+            f"could not download {self.url}: {type(exc).__name__}",
+            hint="check the network, or use a PyPI or local-path source",
+        )
+
+
+def _hub_installed() -> bool:
+    try:
+        import huggingface_hub  # noqa: F401  (the optional extra `hf`)
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

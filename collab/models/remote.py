@@ -18,6 +18,13 @@ from collab.errors import InvalidOutputError, ModelCallError, UserError
 from collab.litellm_import import aimport_litellm, import_litellm
 from collab.models.base import MESSAGE_OVERHEAD_TOKENS, AsyncCompletionStream, CompletionStream
 from collab.models.call_args import check_max_tokens
+from collab.models.deployments import (
+    Deployment,
+    RouterOptions,
+    build_router,
+    deployments_of,
+    is_router,
+)
 from collab.models.remote_errors import CallTarget, classify_error, malformed_response
 from collab.models.remote_request import (
     SCHEMA_INSTRUCTION,
@@ -51,7 +58,7 @@ from collab.types import (
     normalize_messages,
 )
 
-__all__ = ["Prediction", "RemoteModel", "RetryPolicy"]
+__all__ = ["Deployment", "Prediction", "RemoteModel", "RetryPolicy", "RouterOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +80,19 @@ class RemoteModel:
     provider parameters (``{"top_p": 0.9}``, ``{"mock_response": "hi"}``); it cannot override
     the ones set here. With ``api_base`` and no key anywhere, a placeholder key is sent (local
     servers need none). LiteLLM is imported on the first call, not here.
+
+    ``model`` may also be a LiteLLM ``Router`` (``group=`` names its model group when it has
+    several; ``deployment_prices=`` prices deployments by id), or use ``from_deployments``.
+    Calls then go through the Router, whose retries, cooldowns and routing replace collab's
+    (``max_retries`` is 0); ``Completion.model`` names the deployment that answered, and each
+    call is priced at that deployment's price.
     """
 
     kind: ModelKind = "remote"
 
     def __init__(
         self,
-        model: str,
+        model: str | Any,
         *,
         api_base: str | None = None,
         api_key: str | None = None,
@@ -90,9 +103,21 @@ class RemoteModel:
         prices: ModelPrice | None = None,
         name: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        deployment_prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
-        if not model or not isinstance(model, str):
-            raise UserError(f"model must be a LiteLLM model string, got {model!r}")
+        self._router: Any = None
+        self.deployments: tuple[Deployment, ...] = ()
+        """The Router's deployments (empty for a single model)."""
+        if is_router(model):
+            self._router = model
+            model, self.deployments = deployments_of(model, group, deployment_prices)
+            max_retries = 0  # the Router's num_retries and cooldowns do it
+        elif not model or not isinstance(model, str):
+            raise UserError(
+                f"model must be a LiteLLM model string or a litellm.Router, got {model!r}",
+                hint="e.g. RemoteModel('openai/gpt-4o-mini'), or RemoteModel(litellm.Router(...))",
+            )
         if not timeout_s > 0:
             raise UserError(f"timeout_s must be > 0, got {timeout_s!r}")
         if max_retries < 0:
@@ -106,8 +131,11 @@ class RemoteModel:
         self.prices = prices
         self.extra: dict[str, Any] = dict(extra or {})
         self._api_key = SecretStr(api_key) if api_key else None  # masked in vars() and dumps
+        deployment_keys = [d.api_key for d in self.deployments]
         self._secrets = [
-            s for s in (api_key, *secrets_in(self.extra), *secrets_in_url(api_base)) if s
+            s
+            for s in (api_key, *deployment_keys, *secrets_in(self.extra), *secrets_in_url(api_base))
+            if s
         ]
         remember_secrets(self._secrets)  # LiteLLM may log a provider's answer that echoes one
         self.fallbacks: tuple[RemoteModel, ...] = tuple(
@@ -118,6 +146,31 @@ class RemoteModel:
         )
         self._info: ProviderInfo | None = None
 
+    @classmethod
+    def from_deployments(
+        cls,
+        deployments: Sequence[Deployment],
+        *,
+        group: str = "llm",
+        options: RouterOptions = RouterOptions(),  # noqa: B008  (an immutable NamedTuple)
+        timeout_s: float = 60.0,
+        name: str | None = None,
+        fallbacks: Sequence[str | RemoteModel] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> RemoteModel:
+        """A model served by several deployments behind a LiteLLM ``Router`` built here."""
+        router = build_router(group, deployments, options, timeout_s=timeout_s)
+        prices = {d.id: d.prices for d in deployments if d.prices is not None}
+        return cls(
+            router,
+            group=group,
+            deployment_prices=prices,
+            timeout_s=timeout_s,
+            name=name,
+            fallbacks=fallbacks,
+            extra=extra,
+        )
+
     def __repr__(self) -> str:
         parts = [repr(self.model)]
         if self.name != self.model:
@@ -126,6 +179,8 @@ class RemoteModel:
             parts.append(f"api_base={self.api_base!r}")
         if self._api_key is not None:
             parts.append(f"api_key='{REDACTED}'")
+        if self.deployments:
+            parts.append(f"deployments={[d.id for d in self.deployments]!r}")
         if self.fallbacks:
             parts.append(f"fallbacks={[f.name for f in self.fallbacks]!r}")
         return redact(f"RemoteModel({', '.join(parts)})", self._secrets)
@@ -157,7 +212,7 @@ class RemoteModel:
             kwargs = model._request(call, stream=False)
             try:
                 response, used = call_with_retries(
-                    partial(litellm.completion, **kwargs),
+                    partial(model._send(litellm), **kwargs),
                     classify=model._classify,
                     max_retries=model.max_retries,
                     policy=model.retry,
@@ -213,7 +268,7 @@ class RemoteModel:
                 kwargs = model._request(call, stream=True)
                 try:
                     response, used = call_with_retries(
-                        partial(litellm.completion, **kwargs),
+                        partial(model._send(litellm), **kwargs),
                         classify=model._classify,
                         max_retries=model.max_retries,
                         policy=model.retry,
@@ -226,6 +281,7 @@ class RemoteModel:
                     error.attempts += retries
                     raise
                 state.model, state.retries = model, retries + used
+                state.answered = model._answered(response)
                 yield from _sync_deltas(response, state)
                 return
             _raise(failure, retries)
@@ -249,7 +305,7 @@ class RemoteModel:
 
         async def deltas() -> AsyncIterator[str]:
             response, model, state.retries = await self._arun(call, stream=True)
-            state.model = model
+            state.model, state.answered = model, model._answered(response)
             chunks = aiter(response)
             while True:
                 try:
@@ -308,7 +364,7 @@ class RemoteModel:
             kwargs = model._request(call, stream=stream)
             try:
                 response, used = await acall_with_retries(
-                    partial(litellm.acompletion, **kwargs),
+                    partial(model._asend(litellm), **kwargs),
                     classify=model._classify,
                     max_retries=model.max_retries,
                     policy=model.retry,
@@ -336,11 +392,40 @@ class RemoteModel:
 
     def _provider_info(self) -> ProviderInfo:
         if self._info is None:  # a race only probes twice: the answer is the same
-            self._info = probe_provider(import_litellm(), self._endpoint())
+            endpoint = self._endpoint()
+            if self.deployments:  # a group's deployments serve one kind of model
+                first = self.deployments[0]
+                endpoint = Endpoint(
+                    first.model, first.api_base, first.api_key, self.timeout_s, self.extra
+                )
+            self._info = probe_provider(import_litellm(), endpoint)
         return self._info
 
     def _request(self, call: Call, *, stream: bool) -> dict[str, Any]:
-        return build_request(self._endpoint(), self._provider_info(), call, stream=stream)
+        kwargs = build_request(self._endpoint(), self._provider_info(), call, stream=stream)
+        if self._router is not None:
+            # Each deployment's endpoint and key live in the Router, and so do its retries.
+            for key in ("api_base", "api_key", "num_retries"):
+                kwargs.pop(key, None)
+        return kwargs
+
+    def _send(self, litellm: Any) -> Any:
+        return self._router.completion if self._router is not None else litellm.completion
+
+    def _asend(self, litellm: Any) -> Any:
+        return self._router.acompletion if self._router is not None else litellm.acompletion
+
+    def _answered(self, response: Any) -> Deployment | None:
+        """The deployment of this model's Router that produced ``response``."""
+        if not self.deployments:
+            return None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        answered = hidden.get("model_id")
+        for deployment in self.deployments:
+            if deployment.id == answered:
+                return deployment
+        logger.warning("%s: no deployment has id %r; pricing as the group", self.name, answered)
+        return None
 
     def _target(self) -> CallTarget:
         info = self._info
@@ -372,7 +457,10 @@ class RemoteModel:
         choice = choices[0]
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
-        completion = self._completion(call, text, usage, choice.finish_reason, retries)
+        answered = self._answered(response)
+        completion = self._completion(
+            call, text, usage, choice.finish_reason, retries, answered
+        )
         if call.tools is not None:
             calls = [_tool_call(c) for c in getattr(choice.message, "tool_calls", None) or []]
             if not calls and self.api_base and "<tool_call>" in text:
@@ -392,17 +480,24 @@ class RemoteModel:
         return error
 
     def _completion(
-        self, call: Call, text: str, usage: Usage, finish_reason: str | None, retries: int
+        self,
+        call: Call,
+        text: str,
+        usage: Usage,
+        finish_reason: str | None,
+        retries: int,
+        answered: Deployment | None = None,
     ) -> Completion:
         # Priced here only with prices of its own; a metered call gets the run's price.
+        prices = answered.prices if answered is not None else self.prices
         cost = (
-            self.prices.cost_usd(usage.prompt_tokens, usage.completion_tokens)
-            if self.prices is not None
+            prices.cost_usd(usage.prompt_tokens, usage.completion_tokens)
+            if prices is not None
             else None
         )
         completion = Completion(
             text=text,
-            model=self.name,
+            model=answered.id if answered is not None else self.name,
             kind=self.kind,
             usage=usage,
             latency_s=time.perf_counter() - call.started,
@@ -434,6 +529,7 @@ class _StreamState:
     """What a stream learns as it goes: who answered, retries, usage, finish reason."""
 
     model: RemoteModel | None = None
+    answered: Deployment | None = None
     retries: int = 0
     usage: Usage | None = None
     finish_reason: str | None = None
@@ -457,7 +553,9 @@ class _StreamState:
         def finish(text: str) -> Completion:
             assert self.model is not None  # set before the first delta
             usage = self.usage or self.model._counted_usage(call, text)
-            return self.model._completion(call, text, usage, self.finish_reason, self.retries)
+            return self.model._completion(
+                call, text, usage, self.finish_reason, self.retries, self.answered
+            )
 
         return finish
 

@@ -110,6 +110,11 @@ class EmbeddedServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (to watch or signal it)."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def _config(self) -> dict[str, Any]:
         from collab.models.gguf_file import check_gguf
 

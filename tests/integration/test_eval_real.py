@@ -24,7 +24,7 @@ def test_cascade_eval_on_three_builtin_questions(
     # Short answers keep the test fast; the questions need only a few words.
     dataset = select(builtin_qa(), limit=3, seed=0).model_copy(update={"max_tokens": 16})
     llm = embedded.remote_model()
-    load_systems("patterns.eval_systems")
+    load_systems("collab.patterns.eval_systems")
     system = get_pattern_eval("cascade").factory(EvalSetup(slm=smollm2, llm=llm, dataset=dataset))
     report = evaluate(system, dataset, scorer=get_scorer("contains"), slm=smollm2.name)
 

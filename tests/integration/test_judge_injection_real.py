@@ -4,9 +4,9 @@ passes through the cascade's self-check, with the old unfenced prompt and with t
 from __future__ import annotations
 
 import pytest
+from collab.patterns.cascade import CascadeConfig, SelfCheck
 
 from collab.models.local import LocalModel
-from patterns.cascade import CascadeConfig, SelfCheck
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -85,10 +85,10 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: str) -> None
 
 
 def test_langgraph_json_lists_every_pattern() -> None:
-    from patterns.served import PATTERNS
+    from collab.patterns.served import PATTERNS
 
     assert set(SERVED) == set(PATTERNS)
-    assert all(spec == f"./patterns/served.py:{name}" for name, spec in SERVED.items())
+    assert all(spec == f"collab.patterns.served:{name}" for name, spec in SERVED.items())
 
 
 async def test_a_served_cascade_is_metered_and_returns_its_ledger(server: str) -> None:
@@ -187,8 +187,8 @@ def test_an_embedded_llm_is_started_once_per_process(
 ) -> None:
     """``COLLAB_LLM=embedded:<model>``: the real embedded server, started by the first run
     that needs it and reused by the next (in this process, as in the server's)."""
+    from collab.patterns import served
     from collab.serving import served_models
-    from patterns import served
 
     monkeypatch.setenv("COLLAB_SLM", str(smollm2_source_path))
     monkeypatch.setenv("COLLAB_LLM", f"embedded:{smollm2_source_path}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from collab.patterns.cascade import CascadeConfig
 
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
-from patterns import cascade
-from patterns.cascade import CascadeConfig
+from collab.patterns import cascade
 
 pytestmark = pytest.mark.integration
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from collab.patterns.llm_judges_slm import GradingConfig
+from collab.patterns.slm_judges_llm import GroundednessJudge, JudgedAnswerConfig, split_claims
 
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
-from patterns import llm_judges_slm, slm_judges_llm
-from patterns.llm_judges_slm import GradingConfig
-from patterns.slm_judges_llm import GroundednessJudge, JudgedAnswerConfig, split_claims
+from collab.patterns import llm_judges_slm, slm_judges_llm
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,12 @@ asserts are about structure: who was called, what was metered, what the details 
 from __future__ import annotations
 
 import pytest
+from collab.patterns.draft_verify import DraftVerifyConfig
+from collab.patterns.router import RouterConfig
 
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
-from patterns import draft_verify, router
-from patterns.draft_verify import DraftVerifyConfig
-from patterns.router import RouterConfig
+from collab.patterns import draft_verify, router
 
 pytestmark = pytest.mark.integration
 

@@ -171,10 +171,10 @@ def test_cli_unknown_name_is_one_line_exit_2(capsys: pytest.CaptureFixture[str])
     assert "Traceback" not in err
 
 
-def test_cli_check_corrupt_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_corrupt_file_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(GGUF[:-100])
-    assert main(["models", "check", str(bad)]) == 2
+    assert main(["models", "check", str(bad)]) == 1  # a model-file failure, not misuse
     assert "is truncated" in capsys.readouterr().err
     good = tmp_path / "good.gguf"
     good.write_bytes(GGUF)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collab.patterns.common import result_from
+
 from collab import Budget, Run, ScriptedModel
 from collab.cli.run_cmd import load_example
-from patterns.common import result_from
 
 example = load_example("draft_verify")
 

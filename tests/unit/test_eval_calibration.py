@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import collab.patterns.calibration
 import pytest
 
-import patterns.calibration
 from collab.errors import UserError
 from collab.evaluation import calibration
 from collab.evaluation.calibration import SweepItem, choose, sweep
@@ -69,4 +69,4 @@ def test_an_unknown_escalation_is_refused() -> None:
 
 def test_the_old_home_re_exports_the_sweep() -> None:
     for name in calibration.__all__:
-        assert getattr(patterns.calibration, name) is getattr(calibration, name)
+        assert getattr(collab.patterns.calibration, name) is getattr(calibration, name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from collab.patterns.common import PatternResult
+from collab.patterns.eval_systems import cascade_system
 
 from collab import ScriptedModel
 from collab.errors import ModelCallError, ServerUnreachableError, UserError
@@ -11,8 +13,6 @@ from collab.evaluation.runner import EvalReport, Row, evaluate
 from collab.evaluation.scoring import get_scorer
 from collab.evaluation.systems import EvalSetup, OneWaySystem, TwoWaySystem
 from collab.types import Message
-from patterns.common import PatternResult
-from patterns.eval_systems import cascade_system
 
 QUESTIONS = {  # question: (reference, the SLM's draft, the SLM's confidence in it)
     "Capital of France?": ("Paris", "Paris", 0.9),

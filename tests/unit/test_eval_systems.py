@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from collab.patterns.eval_systems import draft_verify_system, router_system, slm_judges_llm_system
+from collab.patterns.router import DIFFICULTY_PROMPT
 
 from collab import ScriptedModel, UserError
 from collab.evaluation.datasets import Dataset, Item
@@ -19,8 +21,6 @@ from collab.evaluation.systems import (
     pattern_evals,
 )
 from collab.types import Message
-from patterns.eval_systems import draft_verify_system, router_system, slm_judges_llm_system
-from patterns.router import DIFFICULTY_PROMPT
 
 USD = 0.001
 """The LLM's price per (scripted, whitespace) token."""

@@ -125,3 +125,25 @@ def test_pull_hint_replaces_the_default(good: Path) -> None:
     with pytest.raises(ModelFileCorruptError) as info:
         check_gguf(good, pull_hint="run `collab models pull x` again")
     assert info.value.hint == "run `collab models pull x` again"
+
+
+def test_absurd_sizes_in_the_header_are_refused(tmp_path: Path) -> None:
+    huge_string = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**62) + b"key"
+    huge_array = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + _string("tokenizer.ggml.tokens")
+        + struct.pack("<I", 9)
+        + struct.pack("<IQ", 8, 2**60)  # 2**60 strings
+        + _string("a")
+    )
+    for name, data in (("s.gguf", huge_string), ("a.gguf", huge_array)):
+        path = tmp_path / name
+        path.write_bytes(data + b"\0" * 64)
+        with pytest.raises(ModelFileCorruptError, match=r"do not fit|runs past the end"):
+            check_gguf(path)
+
+
+def test_the_tensor_table_and_metadata_are_read_by_gguf(good: Path) -> None:
+    info = check_gguf(good)
+    assert (info.tensor_count, info.architecture, info.context_length) == (2, "llama", 512)

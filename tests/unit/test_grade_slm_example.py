@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collab.patterns.common import result_from
+
 from collab import Run, ScriptedModel
 from collab.cli.run_cmd import load_example
-from patterns import llm_judges_slm
-from patterns.common import result_from
+from collab.patterns import llm_judges_slm
 
 example = load_example("grade_slm")
 

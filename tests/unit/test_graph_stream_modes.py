@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk
 
 from collab import Budget, Run, ScriptedModel
-from patterns import cascade, draft_verify
+from collab.patterns import cascade, draft_verify
 
 
 def _cascade(threshold: float) -> Any:

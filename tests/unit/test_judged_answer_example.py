@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collab.patterns.common import run_graph
+from collab.patterns.slm_judges_llm import Attempt
+
 from collab import Run, ScriptedModel
 from collab.cli.run_cmd import load_example
-from patterns import slm_judges_llm
-from patterns.common import run_graph
-from patterns.slm_judges_llm import Attempt
+from collab.patterns import slm_judges_llm
 
 example = load_example("judged_answer")
 INPUTS = {"question": example.DEFAULT_QUESTION, "sources": example.DEFAULT_SOURCES}

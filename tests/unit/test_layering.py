@@ -3,7 +3,8 @@
     types, errors                       nothing of collab above them
     models, speculative                 never the budget, graph, tracing, evaluation or CLI
     budget                              never graph, tracing, evaluation, CLI or patterns
-    collab (all of it)                  never patterns, examples, bench or tests
+    collab (all of it)                  never patterns, examples, bench or tests (nor under
+                                        their collab.patterns / collab.examples names)
 
 Every import counts, those inside functions and under ``TYPE_CHECKING`` too: a cycle that
 only type checkers see still ties two layers together.
@@ -20,7 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 COLLAB = ROOT / "collab"
 
 BANNED: dict[str, tuple[str, ...]] = {
-    "collab": ("patterns", "examples", "bench", "tests"),
+    "collab": (
+        "patterns",
+        "examples",
+        "bench",
+        "tests",
+        "collab.patterns",
+        "collab.examples",
+    ),
     "collab/models": (
         "collab.budget",
         "collab.graph",

@@ -7,11 +7,11 @@ and spend never crosses the cap. The 2000-run variants are marked ``slow``.
 from __future__ import annotations
 
 import pytest
+from collab.patterns.common import PatternResult
 from load_runs import Models, by_model, call_ids, run_tasks, run_threads, shared_run
 
 from collab import Run
 from collab.budget.run import active_run
-from patterns.common import PatternResult
 
 SHARED_CAP_USD = 2.0
 """About a third of 200 escalations: the rest degrade to the SLM."""

@@ -6,12 +6,12 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from collab.patterns.cascade import CascadeConfig
 from langgraph.graph import END, START, StateGraph
 
 from collab import Budget, ScriptedModel
 from collab.graph import ledger_of, merge_calls
-from patterns import cascade
-from patterns.cascade import CascadeConfig
+from collab.patterns import cascade
 
 
 def slm_with(draft: str, p_yes: float, *, name: str = "slm") -> ScriptedModel:

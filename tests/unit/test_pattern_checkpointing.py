@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypedDict
 
 import pytest
+from collab.patterns.common import PatternResult, ReadResult, Verdict, result_from, run_graph
+from collab.patterns.slm_judges_llm import Attempt
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.event_hooks import SerdeEvent, register_serde_event_listener
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel
 
 from collab import ScriptedModel
-from patterns import cascade, draft_verify, llm_judges_slm, router, slm_judges_llm
-from patterns.common import PatternResult, ReadResult, Verdict, result_from, run_graph
-from patterns.slm_judges_llm import Attempt
+from collab.patterns import cascade, draft_verify, llm_judges_slm, router, slm_judges_llm
 
 GRADE = '{"score": 5, "reason": "right"}'
 

@@ -6,12 +6,12 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from collab.patterns.draft_verify import DraftVerifyConfig, accepts, correction
 from langgraph.graph import END, START, StateGraph
 
 from collab import Budget, Completion, Message, Run, ScriptedModel
 from collab.graph import ledger_of
-from patterns import draft_verify
-from patterns.draft_verify import DraftVerifyConfig, accepts, correction
+from collab.patterns import draft_verify
 
 DRAFT = "The capital of France is Paris."  # 6 words: 6 tokens for a ScriptedModel
 

@@ -7,13 +7,13 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from collab.patterns.common import verdicts_in
+from collab.patterns.llm_judges_slm import GradingConfig, evaluate_slm
 from langgraph.graph import END, START, StateGraph
 
 from collab import Budget, Run, ScriptedModel
 from collab.graph import ledger_of
-from patterns import llm_judges_slm
-from patterns.common import verdicts_in
-from patterns.llm_judges_slm import GradingConfig, evaluate_slm
+from collab.patterns import llm_judges_slm
 
 
 def grade(score: int, reason: str = "fine") -> str:

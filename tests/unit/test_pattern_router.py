@@ -7,12 +7,12 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from collab.patterns.router import NeighbourRouter, RouterConfig
 from langgraph.graph import END, START, StateGraph
 
 from collab import Budget, Run, ScriptedModel, UserError
 from collab.graph import ledger_of
-from patterns import router
-from patterns.router import NeighbourRouter, RouterConfig
+from collab.patterns import router
 
 
 def slm_with(answer: str = "Paris", p_yes: float = 0.5) -> ScriptedModel:

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from collab.models.scripted import ScriptedModel
-from patterns import cascade, draft_verify, llm_judges_slm, router, slm_judges_llm, speculative
+from collab.patterns import (
+    cascade,
+    draft_verify,
+    llm_judges_slm,
+    router,
+    slm_judges_llm,
+    speculative,
+)
 
 BUILDERS: dict[str, Any] = {
     "cascade": cascade.build,

@@ -7,14 +7,8 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 import pytest
-from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel
-
-from collab import Budget, Run, ScriptedModel, UserError
-from collab.graph import ledger_of
-from patterns import slm_judges_llm
-from patterns.common import Verdict
-from patterns.slm_judges_llm import (
+from collab.patterns.common import Verdict
+from collab.patterns.slm_judges_llm import (
     AnswerJudge,
     FormatGuard,
     GroundednessJudge,
@@ -23,6 +17,12 @@ from patterns.slm_judges_llm import (
     calibrate_judge,
     split_claims,
 )
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+
+from collab import Budget, Run, ScriptedModel, UserError
+from collab.graph import ledger_of
+from collab.patterns import slm_judges_llm
 
 SOURCES = ["The Eiffel Tower is in Paris.", "It was completed in 1889."]
 
@@ -359,7 +359,7 @@ def test_streams_its_steps() -> None:
 
 
 def test_the_judges_module_is_re_exported_by_the_pattern() -> None:
-    from patterns import answer_judges
+    from collab.patterns import answer_judges
 
     shared = set(answer_judges.__all__) & set(slm_judges_llm.__all__)
     assert shared == set(answer_judges.__all__) - {"Labelled", "numbered_sources"}
@@ -368,8 +368,9 @@ def test_the_judges_module_is_re_exported_by_the_pattern() -> None:
 
 
 def test_a_program_judge_makes_the_llm_repair_code_that_fails_its_docstring_examples() -> None:
+    from collab.patterns.answer_judges import ProgramJudge
+
     from collab.evaluation.verifiers import DocstringExamples
-    from patterns.answer_judges import ProgramJudge
 
     question = (
         "Complete this Python function:\n\n```python\ndef double(x: int) -> int:\n"

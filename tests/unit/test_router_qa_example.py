@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+from collab.patterns.common import result_from
+
 from collab import Run, ScriptedModel
 from collab.cli.run_cmd import load_example
-from patterns.common import result_from
 
 example = load_example("router_qa")
 CONFIG = example.router_config(threshold=0.5, k=3)

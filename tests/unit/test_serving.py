@@ -8,8 +8,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from collab import Budget, Run, ScriptedModel
 from collab.errors import BudgetExceeded, UserError
 from collab.graph import RUN_CONFIG_KEY
+from collab.patterns import cascade, served
 from collab.serving import served_budget, served_models
-from patterns import cascade, served
 
 
 @pytest.fixture(autouse=True)

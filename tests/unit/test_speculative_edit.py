@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from collab.patterns.speculative import EditConfig, similarity, unfence
+
 from collab import Run, ScriptedModel
 from collab.cli.run_cmd import load_example
 from collab.models.local import LocalModel
 from collab.models.remote import RemoteModel
+from collab.patterns import speculative
 from collab.speculative import takes_prediction
 from collab.types import Completion, Prompt
-from patterns import speculative
-from patterns.speculative import EditConfig, similarity, unfence
 
 DOCUMENT = 'port = 8080\nlevel = "info"\n'
 EDITED = 'port = 9090\nlevel = "info"\n'

@@ -1,0 +1,1 @@
+"""Example agents, one module each: ``collab run NAME`` runs ``NAME.main``."""
