@@ -73,7 +73,7 @@ class RecordedModel:
         return f"RecordedModel({self.model!r})"
 
     def _key(self, kind: str, prompt: Prompt, **params: Any) -> str:
-        messages = [m.model_dump() for m in normalize_messages(prompt)]
+        messages = [m.to_dict() for m in normalize_messages(prompt)]  # OpenAI form: stable
         request = {"call": kind, "model": self.name, "messages": messages, **params}
         blob = json.dumps(request, sort_keys=True, ensure_ascii=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
