@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
-from collab.errors import InvalidOutputError
+from collab.errors import InvalidOutputError, UserError
 from collab.models.base import AsyncCompletionStream, CompletionStream
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
@@ -24,6 +24,7 @@ class ScriptedModel:
     Token counts are whitespace words, so tests can reason about usage and cost. When the
     replies run out, the model raises ``IndexError`` naming how many calls were scripted.
     ``kind`` can be set to "local" or "remote" so a scripted model stands in for either.
+    ``scores=`` scripts ``score``; ``embeddings=`` (``text -> vector``) scripts ``embed``.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class ScriptedModel:
         kind: ModelKind = "scripted",
         cost_per_token_usd: float = 0.0,
         scores: Callable[[str, list[str]], list[float]] | None = None,
+        embeddings: Callable[[str], list[float]] | None = None,
     ) -> None:
         self.name = name
         self.kind: ModelKind = kind
@@ -41,6 +43,9 @@ class ScriptedModel:
         self._function = replies if callable(replies) else None
         self._replies: list[Reply] = [] if callable(replies) else list(replies)
         self._scores = scores
+        self._embeddings = embeddings
+        self.embedded: list[str] = []
+        """Every text ``embed`` was given, in order."""
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
         """Every call's messages, in order: what the model was asked."""
@@ -169,6 +174,17 @@ class ScriptedModel:
         raw = self._scores(prompt, options)
         total = sum(raw)
         return [r / total for r in raw]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """``embeddings(text)`` for each text (the model needs ``embeddings=``)."""
+        if self._embeddings is None:
+            raise UserError(
+                f"ScriptedModel {self.name!r} cannot embed: it was made without embeddings=",
+                hint="pass embeddings=lambda text: [...] (a vector per text)",
+            )
+        with self._lock:
+            self.embedded.extend(texts)
+        return [list(self._embeddings(text)) for text in texts]
 
 
 def _words(text: str) -> Iterator[str]:
