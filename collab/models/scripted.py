@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
-from collab.errors import InvalidOutputError, UserError
+from collab.errors import InvalidOutputError
 from collab.models.base import AsyncCompletionStream, CompletionStream
 from collab.structured import OutputSchema, Schema
 from collab.types import Completion, Message, ModelKind, Prompt, Usage, normalize_messages
@@ -24,7 +24,8 @@ class ScriptedModel:
     Token counts are whitespace words, so tests can reason about usage and cost. When the
     replies run out, the model raises ``IndexError`` naming how many calls were scripted.
     ``kind`` can be set to "local" or "remote" so a scripted model stands in for either.
-    ``scores=`` scripts ``score``; ``embeddings=`` (``text -> vector``) scripts ``embed``.
+    ``scores=`` scripts ``score``; ``embeddings=`` (``text -> vector``) gives it an ``embed``
+    (without them it has none, like a remote model).
     """
 
     def __init__(
@@ -46,6 +47,8 @@ class ScriptedModel:
         self._embeddings = embeddings
         self.embedded: list[str] = []
         """Every text ``embed`` was given, in order."""
+        if embeddings is not None:  # without embeddings=, no embed at all (like a remote model)
+            self.embed = self._embed
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
         """Every call's messages, in order: what the model was asked."""
@@ -175,13 +178,9 @@ class ScriptedModel:
         total = sum(raw)
         return [r / total for r in raw]
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        """``embeddings(text)`` for each text (the model needs ``embeddings=``)."""
-        if self._embeddings is None:
-            raise UserError(
-                f"ScriptedModel {self.name!r} cannot embed: it was made without embeddings=",
-                hint="pass embeddings=lambda text: [...] (a vector per text)",
-            )
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """``embeddings(text)`` for each text: the model's ``embed`` when made with them."""
+        assert self._embeddings is not None
         with self._lock:
             self.embedded.extend(texts)
         return [list(self._embeddings(text)) for text in texts]
