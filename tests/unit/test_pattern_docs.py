@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PAGES = Path(__file__).resolve().parents[2] / "docs" / "patterns"
-SCRIPTED_PAGES = ["rag.md", "minions.md"]
+SCRIPTED_PAGES = ["rag.md", "minions.md", "privacy_guard.md"]
 BLOCKS = [
     (page, index, block)
     for page in SCRIPTED_PAGES
