@@ -18,6 +18,7 @@ names is called inside that call, so a run does not meter it separately; the
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,15 +47,30 @@ class GuardedCompletion(Completion):
 
 
 def find_names(model: Model, text: str, *, max_tokens: int = 64) -> list[str]:
-    """The person names ``model`` lists in ``text``, kept only if they occur in it verbatim
-    (a small model's invention cannot become a placeholder)."""
+    """The person names ``model`` lists in ``text``.
+
+    A small model's list is read leniently but kept strictly: items are split at commas,
+    semicolons and "and"; of each, the leading run of capitalised words (at most four) is the
+    name ("Maria Garcia confirming we..." gives "Maria Garcia"); only names that occur in
+    ``text`` verbatim are kept, so an invented one cannot become a placeholder.
+    """
     reply = model.complete(NAMES_PROMPT.format(text=text), max_tokens=max_tokens).text
-    names = []
-    for line in reply.splitlines():
-        name = line.strip().strip("-*•.,;:\"'").strip()
-        if len(name) > 1 and name.upper() != "NONE" and name in text and name not in names:
+    names: list[str] = []
+    for item in _LIST_SPLIT.split(reply):
+        words = _CAPITALISED.match(item.strip().lstrip("-*•0123456789.) ").strip())
+        name = words.group(0).strip() if words else ""
+        plausible = name and len(name.split()) <= 4 and name.upper() != "NONE"
+        if plausible and name not in names and _occurs(name, text):
             names.append(name)
     return names
+
+
+def _occurs(name: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
+_LIST_SPLIT = re.compile(r"[\n,;]|\band\b|&")
+_CAPITALISED = re.compile(r"(?:[A-Z][\w'’-]*\.?)(?:\s+[A-Z][\w'’-]*\.?)*")
 
 
 class PrivacyGuard:

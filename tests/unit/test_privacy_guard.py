@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pydantic import BaseModel
 
 from collab import Run, ScriptedModel
@@ -66,9 +67,32 @@ def test_async_complete_and_stream() -> None:
     assert asyncio.run(both()) == ("ok ada@example.com", "ok ada@example.com")
 
 
-def test_the_slm_finds_names_and_invented_ones_are_ignored() -> None:
-    slm = ScriptedModel(["- Ada Lovelace\n- Charles Babbage\nNONE"], name="slm", kind="local")
-    assert find_names(slm, "Ada Lovelace wrote notes.") == ["Ada Lovelace"]
+@pytest.mark.parametrize(
+    ("reply", "text", "names"),
+    [
+        ("- Ada Lovelace\n- Charles Babbage\nNONE", "Ada Lovelace wrote notes.", ["Ada Lovelace"]),
+        (
+            "Ada Lovelace and Charles Babbage\n\nHope this helps!",
+            "Ask Ada Lovelace and Charles Babbage.",
+            ["Ada Lovelace", "Charles Babbage"],
+        ),
+        (
+            "Maria Garcia confirming we emailed her.",
+            "Tell Maria Garcia confirming we emailed her.",
+            ["Maria Garcia"],
+        ),
+        ("1. John Smith\n2. Jane", "John Smith met Jane and Janet.", ["John Smith", "Jane"]),
+        ("NONE", "No one here.", []),
+        ("Al", "Alice came.", []),  # not a whole word of the text
+    ],
+)
+def test_find_names_reads_a_small_models_list_leniently_and_keeps_only_real_names(
+    reply: str, text: str, names: list[str]
+) -> None:
+    assert find_names(ScriptedModel([reply]), text) == names
+
+
+def test_the_slm_names_are_hidden_from_the_wrapped_model() -> None:
     llm = echo_llm("Hi <NAME_1>")
     names = ScriptedModel(lambda _: "Ada Lovelace", name="slm", kind="local")
     done = PrivacyGuard(llm, names=names).complete("Greet Ada Lovelace.")
