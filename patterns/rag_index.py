@@ -180,9 +180,9 @@ class RagIndex:
     @classmethod
     def load(cls, folder: str | Path, *, embedder: Embedder | None = None) -> RagIndex:
         """An index saved by ``save``; ``embedder`` must be the model that embedded it."""
-        import bm25s
         import numpy as np
 
+        lib = _bm25s()
         folder = Path(folder)
         meta_file = folder / _CHUNKS_FILE
         if not meta_file.is_file():
@@ -205,7 +205,7 @@ class RagIndex:
         if embedder is not None:
             index._vectors = np.load(folder / _VECTORS_FILE).tolist()
         if index.chunks:
-            index._bm25 = bm25s.BM25.load(str(folder / _BM25_DIR))
+            index._bm25 = lib.BM25.load(str(folder / _BM25_DIR))
         return index
 
     # -- internals -----------------------------------------------------------------------
@@ -232,21 +232,19 @@ class RagIndex:
 
     def _retriever(self) -> bm25s.BM25:
         if self._bm25 is None:
-            import bm25s
-
-            tokens = bm25s.tokenize(
+            lib = _bm25s()
+            tokens = lib.tokenize(
                 [c.text for c in self.chunks], stopwords="en", show_progress=False
             )
-            self._bm25 = bm25s.BM25()
+            self._bm25 = lib.BM25()
             self._bm25.index(tokens, show_progress=False)
         return self._bm25
 
     def _bm25_ranking(self, query: str) -> list[int]:
-        import bm25s
         import numpy as np
 
         retriever = self._retriever()
-        [words] = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)
+        [words] = _bm25s().tokenize([query], stopwords="en", return_ids=False, show_progress=False)
         known = [w for w in words if w in retriever.vocab_dict]
         if not known:
             return []
@@ -265,3 +263,15 @@ class RagIndex:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
         cosine = matrix @ q / np.where(norms == 0, 1.0, norms)
         return [int(i) for i in np.argsort(-cosine, kind="stable")]
+
+
+def _bm25s() -> Any:
+    """The ``bm25s`` module, or an error saying how to install it."""
+    try:
+        import bm25s
+    except ImportError:
+        raise UserError(
+            "the RAG index needs the bm25s package, which is not installed",
+            hint="pip install 'collab[rag]' (or pip install bm25s)",
+        ) from None
+    return bm25s

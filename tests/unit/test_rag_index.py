@@ -135,3 +135,13 @@ def test_removing_a_document_drops_its_chunks() -> None:
     assert all(h.chunk.doc_id != "tea" for h in index.search("boiling water tea"))
     with pytest.raises(UserError, match="no document 'tea'"):
         index.remove("tea")
+
+
+def test_a_missing_bm25s_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "bm25s", None)  # import bm25s now raises ImportError
+    index = RagIndex()
+    index.add(DOCS)
+    with pytest.raises(UserError, match="needs the bm25s package"):
+        index.search("tea")
