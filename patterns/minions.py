@@ -104,6 +104,9 @@ class MinionsConfig(BaseModel):
         "follow. Answer the question from them. Set done to false only if a fact needed "
         "is missing, and say in missing what to look for. Reply with JSON only."
     )
+    max_findings: int = Field(default=48, gt=0)
+    """Findings the LLM reads at most (the latest; repeated outputs count once), so a weak
+    worker that never says NONE cannot overflow its context."""
     plan_max_tokens: int = Field(default=384, gt=0)
     worker_max_tokens: int = Field(default=96, gt=0)
     aggregate_max_tokens: int = Field(default=384, gt=0)
@@ -328,6 +331,14 @@ def _remote_tokens(done: Completion) -> int:
     return done.usage.total_tokens if done.kind == "remote" else 0
 
 
+def _shown(findings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The findings the LLM reads: each output once (its first), the latest ``limit``."""
+    first: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        first.setdefault(finding["output"].strip().lower(), finding)
+    return list(first.values())[-limit:]
+
+
 def _findings_text(findings: list[dict[str, Any]]) -> str:
     if not findings:
         return "(no assistant found anything)"
@@ -347,7 +358,8 @@ def _plan_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str,
     )
     if state["round"] > 0:
         missing = state.get("aggregation", {}).get("missing", "")
-        user += f"\nFindings so far:\n{_findings_text(state['findings'])}\nMissing: {missing}\n"
+        shown = _shown(state["findings"], config.max_findings)
+        user += f"\nFindings so far:\n{_findings_text(shown)}\nMissing: {missing}\n"
     user += (
         f"\nWrite at most {config.max_jobs} jobs as JSON: "
         '{"jobs": [{"instruction": "...", "chunks": []}]}'
@@ -358,7 +370,8 @@ def _plan_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str,
 def _aggregate_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str, str]]:
     last = state["round"] >= config.max_rounds
     user = (
-        f"Question: {state['question']}\n\nFindings:\n{_findings_text(state['findings'])}\n\n"
+        f"Question: {state['question']}\n\n"
+        f"Findings:\n{_findings_text(_shown(state['findings'], config.max_findings))}\n\n"
         'Reply as JSON: {"done": true or false, "answer": "...", "missing": "..."}'
     )
     if last:

@@ -227,3 +227,21 @@ def test_the_graph_drawn_matches_the_docs_page() -> None:
     drawn = minions.build(slm=worker({}), llm=llm_saying()).get_graph().draw_mermaid()
     page = Path(__file__).resolve().parents[2] / "docs" / "patterns" / "minions.md"
     assert drawn.strip() in page.read_text(encoding="utf-8")
+
+
+def test_the_llm_reads_each_finding_once_and_at_most_max_findings() -> None:
+    def lines_read(reply: str, max_findings: int) -> tuple[list[str], int]:
+        slm = ScriptedModel(lambda m: reply or m[-1].content[:40], name="slm", kind="local")
+        llm = llm_saying(plan(("Find facts", [])), aggregation("ok"))
+        config = CONFIG.model_copy(update={"max_findings": max_findings})
+        result = minions.run("Q?", document=DOCUMENT, slm=slm, llm=llm, config=config)
+        read = llm.calls[1][-1].content.splitlines()
+        return [line for line in read if line.startswith("- round")], len(
+            result.details["findings"]
+        )
+
+    repeated, kept = lines_read("Same fact.", 48)
+    assert len(repeated) == 1 and kept > 5  # every chunk said it; the LLM reads it once
+    distinct, kept = lines_read("", 3)  # each worker echoes its own excerpt: all distinct
+    assert len(distinct) == 3 and kept > 3
+    assert distinct[-1].split(", chunk ")[1].startswith(str(kept - 1))  # the latest ones
