@@ -202,7 +202,8 @@ def save(rows: Sequence[Outcome], meta: dict[str, Any], path: Path = RESULTS) ->
 
 def _progress(r: Outcome) -> None:
     tokens = f"{r.remote_tokens}/{r.baseline_remote_tokens}"
-    print(f"{r.id} {r.system}: {'right' if r.correct else 'wrong'} {tokens} {r.answer[:60]!r}")
+    said = r.answer[:60] if r.error is None else f"error: {r.error[:120]}"
+    print(f"{r.id} {r.system}: {'right' if r.correct else 'wrong'} {tokens} {said!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
