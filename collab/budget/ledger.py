@@ -67,6 +67,8 @@ class CallRecord(BaseModel):
     """When the call ended, Unix time in seconds."""
     speculation: SpeculationStats | None = None
     """What speculative decoding did in this call (a ``LocalModel(speculative=...)``)."""
+    redactions: dict[str, int] | None = None
+    """What a privacy guard replaced in the call's prompt, by type and count (never values)."""
 
     @property
     def made(self) -> bool:

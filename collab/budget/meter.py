@@ -412,6 +412,7 @@ class Meter:
             outcome=outcome,
             timestamp=time.time(),
             speculation=getattr(completion, "speculation", None),
+            redactions=getattr(completion, "redactions", None),
         )
 
     def _settle(self, reservation: Reservation, record: CallRecord) -> CallRecord:

@@ -36,6 +36,8 @@ class ScriptedModel:
     Token counts are whitespace words, so tests can reason about usage and cost. When the
     replies run out, the model raises ``IndexError`` naming how many calls were scripted.
     ``kind`` can be set to "local" or "remote" so a scripted model stands in for either.
+    ``scores=`` scripts ``score``; ``embeddings=`` (``text -> vector``) gives it an ``embed``
+    (without them it has none, like a remote model).
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ScriptedModel:
         kind: ModelKind = "scripted",
         cost_per_token_usd: float = 0.0,
         scores: Callable[[str, list[str]], list[float]] | None = None,
+        embeddings: Callable[[str], list[float]] | None = None,
     ) -> None:
         self.name = name
         self.kind: ModelKind = kind
@@ -53,6 +56,11 @@ class ScriptedModel:
         self._function = replies if callable(replies) else None
         self._replies: list[Reply] = [] if callable(replies) else list(replies)
         self._scores = scores
+        self._embeddings = embeddings
+        self.embedded: list[str] = []
+        """Every text ``embed`` was given, in order."""
+        if embeddings is not None:  # without embeddings=, no embed at all (like a remote model)
+            self.embed = self._embed
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
         """Every call's messages, in order: what the model was asked."""
@@ -219,6 +227,13 @@ class ScriptedModel:
         raw = self._scores(prompt, options)
         total = sum(raw)
         return [r / total for r in raw]
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """``embeddings(text)`` for each text: the model's ``embed`` when made with them."""
+        assert self._embeddings is not None
+        with self._lock:
+            self.embedded.extend(texts)
+        return [list(self._embeddings(text)) for text in texts]
 
 
 def _words(text: str) -> Iterator[str]:

@@ -94,3 +94,10 @@ def test_score_normalises_and_defaults_to_uniform() -> None:
 
 def test_scripted_model_satisfies_the_model_protocol() -> None:
     assert isinstance(ScriptedModel([]), Model)
+
+
+def test_embed_exists_only_with_scripted_embeddings_and_records_its_texts() -> None:
+    assert not hasattr(ScriptedModel([]), "embed")
+    model = ScriptedModel([], embeddings=lambda text: [float(len(text)), 1.0])
+    assert model.embed(["ab", "abc"]) == [[2.0, 1.0], [3.0, 1.0]]
+    assert model.embedded == ["ab", "abc"]

@@ -1,0 +1,249 @@
+"""Long-document questions: rag and minions against the LLM reading everything (issue 13 §3).
+
+The corpus is real text every Debian machine has offline: the GPL-3, Apache-2.0 and MPL-2.0
+licences in /usr/share/common-licenses (base-files), about 18,000 SmolLM2 tokens together,
+over twice SmolLM2's 8,192-token context. ``bench/data/long_doc_qa.json`` holds 53 questions
+with answers that occur verbatim in their licence (a test checks it), scored by "contains"
+(any accepted answer in the reply, any case). Systems:
+
+- ``rag``: ``patterns.rag`` over an index of the three licences (saved under
+  ~/.cache/collab/bench-long-doc-index, so it is embedded once);
+- ``minions``: ``patterns.minions`` on the three licences as one document;
+- ``llm_all``: the LLM reads the whole corpus, then the question (the corpus first, so a
+  server's prompt cache serves it after the first question). Not run by default: it needs a
+  ``--llm`` with a context of 20,000 tokens or more (the embedded server has 4,096); its
+  remote tokens are counted on every row anyway.
+
+Each row has the remote tokens spent and those of the LLM reading everything (counted by the
+LLM's tokenizer, no call). ``python -m bench.long_doc_qa --limit 10 --systems rag minions``;
+wrap a full run in ``flock /work/notes/heavy.lock``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from collab.patterns.minions import MinionsConfig
+from collab.patterns.rag import RagConfig
+from collab.patterns.rag_index import RagIndex
+
+from collab.budget.metered import prompt_tokens_of
+from collab.budget.run import Run
+from collab.errors import CollabError, UserError
+from collab.evaluation.metrics import get_metric
+from collab.models.base import Model
+from collab.patterns import minions, rag
+
+DATA = Path(__file__).resolve().parent / "data" / "long_doc_qa.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "long_doc_qa.json"
+LICENSES = Path("/usr/share/common-licenses")
+INDEX = Path.home() / ".cache" / "collab" / "bench-long-doc-index"
+SYSTEMS = ("rag", "minions", "llm_all")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    document: str
+    question: str
+    answers: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One system's answer to one question."""
+
+    id: str
+    system: str
+    answer: str
+    correct: bool
+    remote_tokens: int
+    baseline_remote_tokens: int
+    local_calls: int
+    seconds: float
+    error: str | None = None
+    """Why the system gave no answer (e.g. the corpus does not fit the LLM's context)."""
+
+
+def questions(path: Path = DATA) -> list[Question]:
+    return [Question(**q) for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
+
+
+def documents(names: Sequence[str], folder: Path = LICENSES) -> dict[str, str]:
+    """The licence texts by name; a clear error where base-files' copies are missing."""
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise UserError(
+            f"licence texts {missing} are not in {folder}",
+            hint="this benchmark reads Debian's base-files copies: apt-get install base-files",
+        )
+    return {n: (folder / n).read_text(encoding="utf-8") for n in names}
+
+
+def corpus_of(docs: dict[str, str]) -> str:
+    return "\n\n".join(docs.values())
+
+
+def _whole(corpus: str, question: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": "Answer the question from the documents, briefly."},
+        {"role": "user", "content": f"Documents:\n{corpus}\n\nQuestion: {question}"},
+    ]
+
+
+def _remote_tokens(run: Run) -> int:
+    return sum(
+        r.prompt_tokens + r.completion_tokens for r in run.ledger.records if r.kind == "remote"
+    )
+
+
+def _local_calls(run: Run) -> int:
+    return sum(1 for r in run.ledger.records if r.kind == "local")
+
+
+def evaluate(
+    items: Sequence[Question],
+    *,
+    slm: Model,
+    llm: Model,
+    docs: dict[str, str],
+    systems: Sequence[str] = SYSTEMS,
+    index: RagIndex | None = None,
+    on_row: Callable[[Outcome], None] = lambda _: None,
+) -> list[Outcome]:
+    """Every system on every question, each question in a run of its own."""
+    contains = get_metric("contains")
+    corpus = corpus_of(docs)
+    if "rag" in systems and index is None:
+        index = RagIndex(embedder=slm)
+        index.add(docs)
+    answerers: dict[str, Callable[[str, Run], str]] = {
+        "rag": lambda q, run: (
+            rag.run(
+                q, slm=slm, llm=llm, index=index, config=RagConfig(answer_max_tokens=96), run=run
+            ).answer
+        ),
+        "minions": lambda q, run: (
+            minions.run(
+                q,
+                document=corpus,
+                slm=slm,
+                llm=llm,
+                config=MinionsConfig(chunk_tokens=400, max_jobs=2, max_tasks=96),
+                run=run,
+            ).answer
+        ),
+        "llm_all": lambda q, run: run.wrap(llm).complete(_whole(corpus, q), max_tokens=96).text,
+    }
+    rows = []
+    for item in items:
+        for system in systems:
+            started = time.perf_counter()
+            error = None
+            with Run(local_model=slm, remote_model=llm) as run:
+                try:
+                    answer = answerers[system](item.question, run)
+                except CollabError as failed:  # one failed question is a row, not the end
+                    answer, error = "", f"{type(failed).__name__}: {failed}"[:300]
+            baseline = prompt_tokens_of(_whole(corpus, item.question))(llm) + llm.count_tokens(
+                answer
+            )
+            row = Outcome(
+                id=item.id,
+                system=system,
+                answer=answer.strip(),
+                correct=any(contains(answer, a) == 1.0 for a in item.answers),
+                remote_tokens=_remote_tokens(run),
+                baseline_remote_tokens=baseline,
+                local_calls=_local_calls(run),
+                seconds=time.perf_counter() - started,
+                error=error,
+            )
+            on_row(row)
+            rows.append(row)
+    return rows
+
+
+def summary(rows: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """Per system: accuracy, mean remote tokens, and their share of the read-everything ones."""
+    table: dict[str, dict[str, float]] = {}
+    for system in dict.fromkeys(r.system for r in rows):
+        mine = [r for r in rows if r.system == system]
+        spent = sum(r.remote_tokens for r in mine)
+        baseline = sum(r.baseline_remote_tokens for r in mine)
+        table[system] = {
+            "n": len(mine),
+            "accuracy": sum(r.correct for r in mine) / len(mine),
+            "mean_remote_tokens": spent / len(mine),
+            "remote_token_share": spent / baseline if baseline else 0.0,
+            "mean_seconds": sum(r.seconds for r in mine) / len(mine),
+            "errors": sum(r.error is not None for r in mine),
+        }
+    return table
+
+
+def save(rows: Sequence[Outcome], meta: dict[str, Any], path: Path = RESULTS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "title": "long-document questions: rag and minions vs the LLM reading everything",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **meta,
+        "summary": summary(rows),
+        "rows": [asdict(r) for r in rows],
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _progress(r: Outcome) -> None:
+    tokens = f"{r.remote_tokens}/{r.baseline_remote_tokens}"
+    said = r.answer[:60] if r.error is None else f"error: {r.error[:120]}"
+    print(f"{r.id} {r.system}: {'right' if r.correct else 'wrong'} {tokens} {said!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import collab
+
+    parser = argparse.ArgumentParser(prog="python -m bench.long_doc_qa")
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=["rag", "minions"])
+    parser.add_argument("--limit", type=int, help="the first N questions only")
+    parser.add_argument("--slm", default="smollm2-135m-instruct")
+    parser.add_argument("--llm", help="LiteLLM model string (default: the embedded server)")
+    args = parser.parse_args(argv)
+    items = questions()[: args.limit]
+    docs = documents(sorted({q.document for q in questions()}))
+    with (
+        collab.LocalModel.from_catalog(args.slm, n_threads=2) as slm,
+        collab.default_llm(args.llm) as llm,
+    ):
+        index = None
+        if "rag" in args.systems:
+            index = (
+                RagIndex.load(INDEX, embedder=slm)
+                if (INDEX / "chunks.json").is_file()
+                else RagIndex(embedder=slm)
+            )
+            index.add(docs)
+            index.save(INDEX)
+        rows = evaluate(
+            items,
+            slm=slm,
+            llm=llm,
+            docs=docs,
+            systems=args.systems,
+            index=index,
+            on_row=_progress,
+        )
+    path = save(rows, {"slm": args.slm, "llm": llm.name, "questions": len(items)})
+    print(json.dumps(summary(rows), indent=1))
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The minions_qa example: its graph answers from the workers' findings and reports the saving."""
+
+from __future__ import annotations
+
+import json
+
+from collab import Run, ScriptedModel
+from collab.cli.run_cmd import load_example
+from collab.types import Message
+
+example = load_example("minions_qa")
+
+
+def test_the_default_document_is_longer_than_a_worker_reads() -> None:
+    words = len(example.DEFAULT_FILE.read_text(encoding="utf-8").split())
+    assert words > 10 * 300 // 2  # many chunks of 300 tokens
+
+
+def test_the_graph_answers_from_findings_and_reports_remote_tokens() -> None:
+    document = example.DEFAULT_FILE.read_text(encoding="utf-8")
+
+    def worker(messages: list[Message]) -> str:
+        excerpt = messages[-1].content.split("Task:")[0]
+        return "The interrupt policy asks a human." if "interrupt" in excerpt else "NONE"
+
+    replies = iter(
+        [
+            json.dumps({"jobs": [{"instruction": "Which policy asks a human?", "chunks": []}]}),
+            json.dumps({"done": True, "answer": "interrupt", "missing": ""}),
+        ]
+    )
+    slm = ScriptedModel(worker, name="slm", kind="local")
+    llm = ScriptedModel(lambda _: next(replies), name="llm", kind="remote")
+    with Run() as run:
+        final = example.build_graph(slm, llm).invoke(
+            {"question": example.DEFAULT_QUESTION, "document": document}
+        )
+    details = final["details"]
+    assert final["answer"] == "interrupt" and details["findings"]
+    assert details["remote_tokens"] * 3 < details["baseline_remote_tokens"]
+    assert example.findings_table(final).row_count == len(details["findings"])
+    assert f"{details['chunks']} chunks" in example.cost_line(details)
+    assert [r.kind for r in run.ledger.records].count("remote") == 2
