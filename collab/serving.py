@@ -171,9 +171,9 @@ def _open(side: Literal["local", "remote"], spec: str) -> Model:
 
         return LocalModel(spec, n_threads=threads)
     if spec == EMBEDDED or spec.startswith(EMBEDDED + ":"):
-        from collab.models.server import DEFAULT_SERVER_MODEL, EmbeddedServer
+        from collab.models.server import EmbeddedServer, default_server_model
 
-        served = spec.partition(":")[2] or DEFAULT_SERVER_MODEL
+        served = spec.partition(":")[2] or default_server_model()
         server = EmbeddedServer(served, n_threads=threads).start()  # stopped at exit
         _servers.append(server)
         return server.remote_model()

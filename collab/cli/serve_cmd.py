@@ -89,10 +89,14 @@ def _watch(console: Console, servers: list[EmbeddedServer]) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from collab.models.server import DEFAULT_SERVER_MODEL
+    from collab.models.server import default_server_model
 
     parser = subparsers.add_parser("serve", help="run the embedded OpenAI-compatible server")
-    parser.add_argument("--model", default=DEFAULT_SERVER_MODEL, help="catalog name or .gguf path")
+    parser.add_argument(
+        "--model",
+        default=default_server_model(),
+        help="catalog name or .gguf path (default: $COLLAB_SERVER_MODEL, else the 1.5B Qwen)",
+    )
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
     parser.add_argument("--chat-format", default=None, help="llama-cpp-python chat format")
     parser.add_argument(

@@ -15,7 +15,7 @@ from typing import Any
 from collab.errors import UserError
 from collab.models.deployments import Deployment, RouterOptions
 from collab.models.remote import RemoteModel
-from collab.models.server import DEFAULT_SERVER_MODEL, EmbeddedServer
+from collab.models.server import EmbeddedServer, default_server_model
 
 __all__ = ["Replicas"]
 
@@ -30,7 +30,7 @@ class Replicas:
 
     def __init__(
         self,
-        model: str | Path = DEFAULT_SERVER_MODEL,
+        model: str | Path | None = None,
         *,
         count: int = 2,
         n_threads: int | None = None,
@@ -39,7 +39,7 @@ class Replicas:
     ) -> None:
         if count < 1:
             raise UserError(f"replicas must be >= 1, got {count}", hint="e.g. --replicas 2")
-        self.model = model
+        self.model = model if model is not None else default_server_model()
         self.options = options
         self.servers = [
             EmbeddedServer(model, n_threads=n_threads, **server_options) for _ in range(count)

@@ -28,9 +28,18 @@ from collab.errors import ServerStartError, UserError
 from collab.models.remote import RemoteModel
 from collab.types import ModelPrice
 
-__all__ = ["DEFAULT_SERVER_MODEL", "STAND_IN_PRICE", "EmbeddedServer", "embedded_llm"]
+__all__ = [
+    "DEFAULT_SERVER_MODEL",
+    "SERVER_MODEL_ENV_VAR",
+    "STAND_IN_PRICE",
+    "EmbeddedServer",
+    "default_server_model",
+    "embedded_llm",
+]
 
 DEFAULT_SERVER_MODEL = "qwen2.5-coder-1.5b-instruct"
+SERVER_MODEL_ENV_VAR = "COLLAB_SERVER_MODEL"
+"""Environment variable naming the model the embedded server serves when none is given."""
 """Chosen by measurement (README, bench/choose_server_model.py)."""
 
 STAND_IN_PRICE = ModelPrice(input_per_mtok_usd=0.15, output_per_mtok_usd=0.60)
@@ -72,7 +81,7 @@ class EmbeddedServer:
 
     def __init__(
         self,
-        model: str | Path = DEFAULT_SERVER_MODEL,
+        model: str | Path | None = None,
         *,
         chat_format: str | None = None,
         host: str = "127.0.0.1",
@@ -83,7 +92,7 @@ class EmbeddedServer:
         alias: str | None = None,
         price: ModelPrice | None = STAND_IN_PRICE,
     ) -> None:
-        self.model = model
+        self.model = model if model is not None else default_server_model()
         self.host = host
         self.port = port
         self.startup_timeout_s = startup_timeout_s
@@ -236,7 +245,12 @@ class EmbeddedServer:
 
 
 @contextmanager
-def embedded_llm(model: str | Path = DEFAULT_SERVER_MODEL, **kwargs: Any) -> Iterator[RemoteModel]:
+def embedded_llm(model: str | Path | None = None, **kwargs: Any) -> Iterator[RemoteModel]:
     """Start an ``EmbeddedServer`` and yield its ``RemoteModel``; stops it on exit."""
     with EmbeddedServer(model, **kwargs) as server:
         yield server.remote_model()
+
+
+def default_server_model() -> str:
+    """``$COLLAB_SERVER_MODEL``, else ``DEFAULT_SERVER_MODEL`` (qwen2.5-coder-1.5b-instruct)."""
+    return os.environ.get(SERVER_MODEL_ENV_VAR) or DEFAULT_SERVER_MODEL

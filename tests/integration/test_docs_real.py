@@ -27,6 +27,8 @@ def test_page_runs_on_real_models(
     from collab import EmbeddedServer
 
     monkeypatch.chdir(tmp_path)
+    # The pages' embedded servers serve SmolLM2 here: the 1.5B default would take minutes a page.
+    monkeypatch.setenv("COLLAB_SERVER_MODEL", "smollm2-135m-instruct")
     runner = PageRunner(page)
     try:
         for block in blocks_of(page):

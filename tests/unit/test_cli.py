@@ -82,3 +82,14 @@ def test_a_model_failure_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     assert main(["run", _example(tmp_path, body)]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_embedded_server_model_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collab.models.server import DEFAULT_SERVER_MODEL, EmbeddedServer
+
+    assert EmbeddedServer().model == DEFAULT_SERVER_MODEL == "qwen2.5-coder-1.5b-instruct"
+    monkeypatch.setenv("COLLAB_SERVER_MODEL", "smollm2-135m-instruct")
+    assert EmbeddedServer().model == "smollm2-135m-instruct"
+    assert EmbeddedServer("gemma3-270m").model == "gemma3-270m"
