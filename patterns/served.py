@@ -30,6 +30,8 @@ from collab.serving import served_budget, served_models
 from . import cascade as _cascade
 from . import draft_verify as _draft_verify
 from . import llm_judges_slm as _llm_judges_slm
+from . import minions as _minions
+from . import privacy_guard as _privacy_guard
 from . import router as _router
 from . import slm_judges_llm as _slm_judges_llm
 from . import speculative as _speculative
@@ -43,6 +45,8 @@ __all__ = [
     "cascade",
     "draft_verify",
     "llm_judges_slm",
+    "minions",
+    "privacy_guard",
     "router",
     "serve",
     "slm_judges_llm",
@@ -58,6 +62,8 @@ PATTERNS: dict[str, tuple[Builder, type[BaseModel]]] = {
     "slm_judges_llm": (_slm_judges_llm.build, _slm_judges_llm.JudgedAnswerConfig),
     "llm_judges_slm": (_llm_judges_slm.build, _llm_judges_slm.GradingConfig),
     "speculative_edit": (_speculative.build, _speculative.EditConfig),
+    "minions": (_minions.build, _minions.MinionsConfig),
+    "privacy_guard": (_privacy_guard.build, _privacy_guard.PrivacyGuardConfig),
 }
 """Served name -> (the pattern's ``build``, its config type)."""
 
@@ -123,3 +129,13 @@ def llm_judges_slm(config: RunnableConfig) -> Pregel:
 def speculative_edit(config: RunnableConfig) -> Pregel:
     """A speculative edit (the SLM's draft as the LLM's predicted output), served."""
     return serve("speculative_edit", config)
+
+
+def minions(config: RunnableConfig) -> Pregel:
+    """MinionS (LLM jobs, SLM workers over the chunks), served."""
+    return serve("minions", config)
+
+
+def privacy_guard(config: RunnableConfig) -> Pregel:
+    """The privacy guard (placeholders out, the reply restored locally), served."""
+    return serve("privacy_guard", config)
