@@ -10,17 +10,18 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_cpp.server.settings import ModelSettings
 
 
-def main(config_path: str) -> None:
-    import uvicorn
-    from llama_cpp.server.app import create_app
-    from llama_cpp.server.settings import ModelSettings, ServerSettings
+def model_settings(config: dict[str, Any], *, debug: bool = False) -> ModelSettings:
+    """llama-cpp-python's settings of the served model, from ``EmbeddedServer``'s config."""
+    from llama_cpp.server.settings import ModelSettings
 
-    config = json.loads(Path(config_path).read_text())
-    debug = bool(os.environ.get("COLLAB_DEBUG"))
-    server = ServerSettings(host=config["host"], port=config["port"])
-    model = ModelSettings(
+    lookup = int(config.get("prompt_lookup", 0))
+    return ModelSettings(
         model=config["model"],
         model_alias=config["alias"],
         chat_format=config["chat_format"],
@@ -28,7 +29,20 @@ def main(config_path: str) -> None:
         n_threads=config["n_threads"],
         n_threads_batch=config["n_threads"],
         verbose=debug,
+        draft_model="prompt-lookup-decoding" if lookup else None,
+        draft_model_num_pred_tokens=lookup or 10,
     )
+
+
+def main(config_path: str) -> None:
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ServerSettings
+
+    config = json.loads(Path(config_path).read_text())
+    debug = bool(os.environ.get("COLLAB_DEBUG"))
+    server = ServerSettings(host=config["host"], port=config["port"])
+    model = model_settings(config, debug=debug)
     app = create_app(server_settings=server, model_settings=[model])
     uvicorn.run(
         app,
