@@ -137,7 +137,7 @@ def _llama_side(name: str, llm: Any, render: Callable[[str], list[int]], stop: l
     return Side(name, run)
 
 
-def batch_cost(path: Path, label: str, threads: int) -> list[Row]:
+def batch_cost(path: Path, label: str, threads: int, *, rounds: int = 7) -> list[Row]:
     """A batch decode of n tokens against a one-token decode, on the speculative context."""
     from llama_cpp import Llama
 
@@ -149,7 +149,7 @@ def batch_cost(path: Path, label: str, threads: int) -> list[Row]:
     ctx.prefill(tokens[:200])
     sizes = (1, 2, 4, 8, 16, 32)
     seconds: dict[int, list[float]] = {n: [] for n in sizes}
-    for _ in range(7):
+    for _ in range(rounds):
         for n in sizes:
             started = time.perf_counter()
             ctx.decode(tokens[200 : 200 + n])

@@ -39,21 +39,21 @@ from typing import Any
 from bench.report import Row, report
 from bench.speculative import PASSAGE, Timing, timed
 
-ROUNDS = 2
+ROUNDS = 1
 THREADS = 1
 """Threads per model (0: one per core). One here: this 2-core VM is shared with other jobs, and
 llama.cpp's threads wait for each other at every step, so two threads on an oversubscribed
 pair of cores decoded the 1.5B 15x slower than one (2 s against 134 ms a token)."""
-MAX_TOKENS = 128
-N_CTX = 4096
+MAX_TOKENS = 64
+N_CTX = 2048
 TARGET = "qwen2.5-coder-1.5b-instruct"
 DRAFTER = "qwen2.5-coder-0.5b-instruct"
 """Same vocabulary as the target."""
 CROSS_DRAFTER = "smollm2-135m-instruct"
 """Another vocabulary."""
-EDIT_MODULE = "httpx._status_codes"
+EDIT_MODULE = "httpx._types"
 """A real module (from site-packages) the edit task rewrites."""
-EDIT_RENAME = ("value", "code")
+EDIT_RENAME = ("PrimitiveData", "Primitive")
 HUMANEVAL_ITEMS = (0,)
 """HumanEval problems timed (indices)."""
 FLOORS = {"edit": 2.0, "extract": 1.3, "chat": 0.95, "humaneval": 0.95}
@@ -364,6 +364,28 @@ def task_rows(
     return rows
 
 
+def probe_row(path: Path, label: str, threads: int) -> Row:
+    """The verification batch sizes bit-identical to one-token decoding on ``path``."""
+    from llama_cpp import Llama
+
+    from collab.speculative.context import INVARIANT_CONTEXT
+    from collab.speculative.invariance import probe_batches
+
+    llm = Llama(str(path), n_ctx=512, n_threads=threads, verbose=False, **INVARIANT_CONTEXT)
+    sizes = probe_batches(llm, 16, key=(str(path), threads, "bench")).sizes
+    llm.close()
+    return Row(
+        f"{label}: largest verification batch bit-identical to one-token decoding",
+        max(sizes),
+        16,
+        "tokens",
+        None,
+        "info",
+        None,
+        f"sizes allowed by the probe: {list(sizes)}",
+    )
+
+
 def run() -> Path:
     from tempfile import TemporaryDirectory
 
@@ -389,8 +411,9 @@ def run() -> Path:
         for model in [reference, *closing]:
             model.close()
     path = model_path(TARGET)
-    rows += batch_cost(path, f"{TARGET} as shipped", threads)
-    rows += batch_cost(requantize(path, format="q4_0"), f"{TARGET} Q4_0", threads)
+    for weights, label in ((path, "as shipped"), (requantize(path, format="q4_0"), "Q4_0")):
+        rows += batch_cost(weights, f"{TARGET} {label}", threads, rounds=3)
+        rows.append(probe_row(weights, f"{TARGET} {label}", threads))
     minutes = (time.perf_counter() - started) / 60
     note = (
         f"{TARGET}, {threads} threads, greedy, {MAX_TOKENS} tokens, {ROUNDS} rounds, "
