@@ -213,19 +213,6 @@ def build_sides(threads: int, folder: Path) -> tuple[Any, list[Side], list[Any]]
     reference = collab.LocalModel(path, batch_invariant=True, **kw)
     exact = collab.LocalModel(path, speculative=Speculative(), **kw)
     batched = collab.LocalModel(path, speculative=Speculative(exactness="batched"), **kw)
-    small = collab.LocalModel(DRAFTER, **kw)
-    smol = collab.LocalModel(CROSS_DRAFTER, **kw)
-    skipped = skip_layers(path, folder / "skip.gguf", spread_layers(28, SKIP_KEEP))
-    shallow = collab.LocalModel(skipped, name=f"{TARGET}-{SKIP_KEEP}-layers", **kw)
-
-    def drafted(source: Any) -> Any:
-        return collab.LocalModel(
-            path, speculative=Speculative(draft=source, exactness="batched"), **kw
-        )
-
-    by_draft = drafted(DraftModel(small))
-    by_smol = drafted(CrossVocabDraft(smol))
-    by_layers = drafted(DraftModel(shallow))
     pld = Llama(
         str(path),
         n_ctx=N_CTX,
@@ -238,14 +225,32 @@ def build_sides(threads: int, folder: Path) -> tuple[Any, list[Side], list[Any]]
         plain_side("plain", plain),
         speculative_side(LOOKUP_SIDES[0], exact),
         speculative_side(LOOKUP_SIDES[1], batched),
-        speculative_side(f"draft {DRAFTER} (batched)", by_draft, small),
-        speculative_side(f"cross-vocab {CROSS_DRAFTER} (batched)", by_smol, smol),
-        speculative_side(f"layer-skip {SKIP_KEEP}/28 (batched)", by_layers, shallow),
         llama_side("llama-cpp-python PLD", pld, plain.prompt_tokens),
     ]
-    for model in (exact, batched, by_draft, by_smol, by_layers):  # probe batch sizes now
-        model.complete("Hi", max_tokens=2)
-    closing = [plain, exact, batched, by_draft, by_smol, by_layers, small, smol, shallow, pld]
+    closing = [plain, exact, batched, pld]
+    if not os.environ.get("BENCH_LOOKUP_ONLY"):
+        small = collab.LocalModel(DRAFTER, **kw)
+        smol = collab.LocalModel(CROSS_DRAFTER, **kw)
+        skipped = skip_layers(path, folder / "skip.gguf", spread_layers(28, SKIP_KEEP))
+        shallow = collab.LocalModel(skipped, name=f"{TARGET}-{SKIP_KEEP}-layers", **kw)
+
+        def drafted(source: Any) -> Any:
+            return collab.LocalModel(
+                path, speculative=Speculative(draft=source, exactness="batched"), **kw
+            )
+
+        by_draft = drafted(DraftModel(small))
+        by_smol = drafted(CrossVocabDraft(smol))
+        by_layers = drafted(DraftModel(shallow))
+        sides[3:3] = [
+            speculative_side(f"draft {DRAFTER} (batched)", by_draft, small),
+            speculative_side(f"cross-vocab {CROSS_DRAFTER} (batched)", by_smol, smol),
+            speculative_side(f"layer-skip {SKIP_KEEP}/28 (batched)", by_layers, shallow),
+        ]
+        closing += [by_draft, by_smol, by_layers, small, smol, shallow]
+    for model in closing:  # probe batch sizes now
+        if getattr(model, "speculative", None) is not None:
+            model.complete("Hi", max_tokens=2)
     return reference, sides, closing
 
 
@@ -348,7 +353,7 @@ def task_rows(
                 "; ".join(notes),
             )
         )
-    same_ref = sum(a == b for a, b in zip(plain.texts[task], reference.texts[task], strict=True))
+    same_ref = sum(a == b for a, b in zip(plain.texts[task], reference, strict=True))
     rows.append(
         Row(
             f"{label}: plain (default context) equals plain on the speculative context",
@@ -411,7 +416,9 @@ def run() -> Path:
         for model in [reference, *closing]:
             model.close()
     path = model_path(TARGET)
-    for weights, label in ((path, "as shipped"), (requantize(path, format="q4_0"), "Q4_0")):
+    formats = () if os.environ.get("BENCH_SKIP_COSTS") else ("as shipped", "Q4_0")
+    for label in formats:
+        weights = path if label == "as shipped" else requantize(path, format="q4_0")
         rows += batch_cost(weights, f"{TARGET} {label}", threads, rounds=3)
         rows.append(probe_row(weights, f"{TARGET} {label}", threads))
     minutes = (time.perf_counter() - started) / 60
