@@ -88,7 +88,7 @@ class Side:
         return float(statistics.median(getattr(t, rate) for t in self.timings[task]))
 
 
-def _timed(deltas: Iterator[str], count: Callable[[], int]) -> Timing:
+def timed(deltas: Iterator[str], count: Callable[[], int]) -> Timing:
     started = time.perf_counter()
     first = None
     parts = []
@@ -105,7 +105,7 @@ def _local_side(name: str, model: Any) -> Side:
         with model.hold() as llm:
             llm.reset()  # cold prompt: every side evaluates it again
         stream = model.stream(prompt, max_tokens=MAX_TOKENS)
-        timing = _timed(iter(stream), lambda: stream.completion.usage.completion_tokens)
+        timing = timed(iter(stream), lambda: stream.completion.usage.completion_tokens)
         side.last = stream.completion  # type: ignore[attr-defined]
         return timing
 
@@ -132,12 +132,12 @@ def _llama_side(name: str, llm: Any, render: Callable[[str], list[int]], stop: l
                 count[0] += 1
                 yield chunk["choices"][0]["text"]
 
-        return _timed(deltas(), lambda: count[0])
+        return timed(deltas(), lambda: count[0])
 
     return Side(name, run)
 
 
-def batch_cost(path: Path, label: str, threads: int) -> list[Row]:
+def batch_cost(path: Path, label: str, threads: int, *, rounds: int = 7) -> list[Row]:
     """A batch decode of n tokens against a one-token decode, on the speculative context."""
     from llama_cpp import Llama
 
@@ -149,7 +149,7 @@ def batch_cost(path: Path, label: str, threads: int) -> list[Row]:
     ctx.prefill(tokens[:200])
     sizes = (1, 2, 4, 8, 16, 32)
     seconds: dict[int, list[float]] = {n: [] for n in sizes}
-    for _ in range(7):
+    for _ in range(rounds):
         for n in sizes:
             started = time.perf_counter()
             ctx.decode(tokens[200 : 200 + n])
@@ -161,7 +161,7 @@ def batch_cost(path: Path, label: str, threads: int) -> list[Row]:
         cost = statistics.median(seconds[n])
         rows.append(
             Row(
-                f"batch decode of {n} tokens vs 1 (SmolLM2 {label}, 200 cached)",
+                f"batch decode of {n} tokens vs 1 ({label}, 200 cached)",
                 cost * 1000,
                 single * 1000,
                 "ms",
@@ -300,7 +300,7 @@ def _ceiling_row(label: str, spec: Any, plain: Side, reference: Side) -> Row:
         with spec.hold() as llm:
             llm.reset()
         stream = spec.stream(prompt, max_tokens=MAX_TOKENS, prediction=expected)
-        timings.append(_timed(iter(stream), lambda s=stream: s.completion.usage.completion_tokens))
+        timings.append(timed(iter(stream), lambda s=stream: s.completion.usage.completion_tokens))
     stats = stream.completion.speculation
     rate = statistics.median(t.decode_rate for t in timings)
     base = plain.median("copy", "decode_rate")
@@ -383,7 +383,8 @@ def run() -> Path:
     q4_0 = requantize(shipped, format="q4_0")
     rows = target_rows(q4_0, "SmolLM2 Q4_0", threads)
     rows += target_rows(shipped, "SmolLM2 Q4_1 (as shipped)", threads)
-    rows += batch_cost(q4_0, "Q4_0", threads) + batch_cost(shipped, "Q4_1", threads)
+    rows += batch_cost(q4_0, "SmolLM2 Q4_0", threads)
+    rows += batch_cost(shipped, "SmolLM2 Q4_1", threads)
     rows += gemma_cross_vocab(threads)
     note = f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}"
     return report(f"speculative decoding ({note})", rows, "speculative.json")

@@ -91,7 +91,22 @@ class EmbeddedServer:
         startup_timeout_s: float = 60.0,
         alias: str | None = None,
         price: ModelPrice | None = STAND_IN_PRICE,
+        prompt_lookup: int = 0,
     ) -> None:
+        """``prompt_lookup``: tokens drafted per step by llama-cpp-python's prompt-lookup
+        decoding (``LlamaPromptLookupDecoding``: n-grams of the prompt and the output so far,
+        verified in one batch); 0, the default, decodes plainly. It pays on replies that copy
+        the prompt (edits, extraction). Greedy replies are the model's greedy choices computed
+        in the verification batch, not always bit-identical to plain decoding (see
+        docs/speculative.md); an OpenAI ``prediction`` is not used by this server."""
+        if isinstance(prompt_lookup, bool) or not (
+            isinstance(prompt_lookup, int) and 0 <= prompt_lookup <= 64
+        ):
+            raise UserError(
+                f"prompt_lookup must be an integer from 0 (off) to 64, got {prompt_lookup!r}",
+                hint="e.g. EmbeddedServer(model, prompt_lookup=10)",
+            )
+        self.prompt_lookup = prompt_lookup
         self.model = model if model is not None else default_server_model()
         self.host = host
         self.port = port
@@ -161,6 +176,7 @@ class EmbeddedServer:
             # PR_SET_PDEATHSIG fires when the starting *thread* ends: only the main thread
             # lives as long as the process.
             "pdeathsig": threading.current_thread() is threading.main_thread(),
+            "prompt_lookup": self.prompt_lookup,
         }
 
     def start(self) -> EmbeddedServer:

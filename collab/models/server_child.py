@@ -16,6 +16,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_cpp.server.settings import ModelSettings
 
 PR_SET_PDEATHSIG = 1
 """``prctl`` option (linux/prctl.h): the signal this process gets when its parent dies."""
@@ -51,20 +55,12 @@ def die_with_parent(parent_pid: int, *, pdeathsig: bool) -> None:
     threading.Thread(target=watch_parent, name="collab-parent-watch", daemon=True).start()
 
 
-def main(config_path: str) -> None:
-    config = json.loads(Path(config_path).read_text())
-    if config.get("parent_pid"):
-        die_with_parent(config["parent_pid"], pdeathsig=bool(config.get("pdeathsig")))
+def model_settings(config: dict[str, Any], *, debug: bool = False) -> ModelSettings:
+    """llama-cpp-python's settings of the served model, from ``EmbeddedServer``'s config."""
+    from llama_cpp.server.settings import ModelSettings
 
-    import uvicorn
-    from llama_cpp.server.app import create_app
-    from llama_cpp.server.settings import ModelSettings, ServerSettings
-
-    from collab.models.server_guard import SchemaGuard
-
-    debug = bool(os.environ.get("COLLAB_DEBUG"))
-    server = ServerSettings(host=config["host"], port=config["port"])
-    model = ModelSettings(
+    lookup = int(config.get("prompt_lookup", 0))
+    return ModelSettings(
         model=config["model"],
         model_alias=config["alias"],
         chat_format=config["chat_format"],
@@ -72,7 +68,25 @@ def main(config_path: str) -> None:
         n_threads=config["n_threads"],
         n_threads_batch=config["n_threads"],
         verbose=debug,
+        draft_model="prompt-lookup-decoding" if lookup else None,
+        draft_model_num_pred_tokens=lookup or 10,
     )
+
+
+def main(config_path: str) -> None:
+    config = json.loads(Path(config_path).read_text())
+    if config.get("parent_pid"):
+        die_with_parent(config["parent_pid"], pdeathsig=bool(config.get("pdeathsig")))
+
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ServerSettings
+
+    from collab.models.server_guard import SchemaGuard
+
+    debug = bool(os.environ.get("COLLAB_DEBUG"))
+    server = ServerSettings(host=config["host"], port=config["port"])
+    model = model_settings(config, debug=debug)
     app = create_app(server_settings=server, model_settings=[model])
     uvicorn.run(
         SchemaGuard(app),

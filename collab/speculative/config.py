@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from collab.errors import UserError
 from collab.speculative.draft_sources import DraftSource
 
-__all__ = ["Speculative", "resolve"]
+__all__ = ["Exactness", "Speculative", "resolve"]
+
+Exactness = Literal["bit-identical", "batched"]
+"""What greedy speculative output is exact to (``Speculative.exactness``)."""
 
 
 class Speculative(NamedTuple):
@@ -26,11 +29,14 @@ class Speculative(NamedTuple):
     """Pick each draft's length from the running acceptance rate and the measured cost of
     batch decodes, and draft nothing when it would not pay. False: always verify the longest
     draft on offer (to measure a source)."""
-    exact: bool = True
-    """Verify only in batch sizes whose logits are bit-identical to one-token decoding on
-    this model (probed once per process), so greedy output is the target's, token for token.
-    False allows every size up to ``max_draft + 1``: faster on models whose weight kernels
-    change with the batch size, at the price of rare differences at near-ties."""
+    exactness: Exactness = "bit-identical"
+    """What greedy output is exact to. ``"bit-identical"``: verify only in batch sizes whose
+    logits are bit-identical to one-token decoding on this model (probed once per process), so
+    greedy output is the plain model's, token for token, whatever is drafted. ``"batched"``:
+    verify in any batch size up to ``max_draft + 1``; every token is still the target's own
+    greedy choice at its position, computed in the verification batch (as llama.cpp's
+    speculative server does), but where a weight kernel changes with the batch size a near-tie
+    can go the other way than in one-token decoding. Faster on such models (K-quants here)."""
 
 
 def resolve(value: object) -> Speculative | None:
@@ -46,6 +52,12 @@ def resolve(value: object) -> Speculative | None:
             raise UserError(
                 f"Speculative.max_draft must be an integer from 1 to 31, got {value.max_draft!r}",
                 hint="e.g. Speculative(max_draft=15)",
+            )
+        if value.exactness not in get_args(Exactness):
+            raise UserError(
+                f"Speculative.exactness must be 'bit-identical' or 'batched', "
+                f"got {value.exactness!r}",
+                hint='e.g. Speculative(exactness="batched") to verify in any batch size',
             )
         return value
     if isinstance(value, DraftSource):

@@ -35,9 +35,8 @@ class SpeculativeDecoder:
         """Verification batch sizes allowed on ``llm`` (probed on first use, which also seeds
         the cost model with timed decodes; the caller holds the model's lock)."""
         if self._sizes is None:
-            probe = probe_batches(
-                llm, self.settings.max_draft + 1, key=self._key, exact=self.settings.exact
-            )
+            exact = self.settings.exactness == "bit-identical"
+            probe = probe_batches(llm, self.settings.max_draft + 1, key=self._key, exact=exact)
             for timings in probe.rounds:  # smallest size first: each batch against its round
                 for n, seconds in sorted(timings.items()):
                     self._costs.observe(n, seconds)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from collab.speculative.context import Context
@@ -22,7 +23,7 @@ from collab.speculative.context import Context
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-__all__ = ["BatchProbe", "candidate_sizes", "probe_batches"]
+__all__ = ["BatchProbe", "candidate_sizes", "invariant_sizes", "probe_batches"]
 
 _PROBE_TEXT = (
     b"Speculative decoding drafts several tokens and verifies them in one batch; "
@@ -61,6 +62,23 @@ def candidate_sizes(max_batch: int) -> list[int]:
     return [n for n in sizes if n <= max_batch] or [1]
 
 
+def invariant_sizes(ctx: Context, tail: Sequence[int], max_batch: int) -> list[int]:
+    """The candidate sizes, up to the first whose logits for ``tail`` differ from decoding
+    it token by token after what ``ctx`` holds (which it holds again on return)."""
+    import numpy as np
+
+    start = ctx.n_past
+    singles = np.stack([ctx.decode([token])[0].copy() for token in tail[:max_batch]])
+    allowed = [1]
+    for n in candidate_sizes(max_batch)[1:]:
+        ctx.truncate(start)
+        if not np.array_equal(ctx.decode(tail[:n]), singles[:n]):
+            break
+        allowed.append(n)
+    ctx.truncate(start)
+    return allowed
+
+
 def probe_batches(
     llm: Llama, max_batch: int, *, key: tuple[object, ...], exact: bool = True
 ) -> BatchProbe:
@@ -70,8 +88,6 @@ def probe_batches(
     Decodes on ``llm``'s context (the caller holds its lock) and leaves its cache empty.
     Results are cached per ``key`` (model file, threads, context settings).
     """
-    import numpy as np
-
     full_key = (*key, max_batch, exact)
     with _lock:
         known = _cache.get(full_key)
@@ -84,15 +100,7 @@ def probe_batches(
     head, tail = probe[:_HEAD], probe[_HEAD : _HEAD + max_batch]
     llm.reset()  # type: ignore[no-untyped-call]
     ctx.prefill(head)
-    allowed = list(range(1, max_batch + 1))
-    if exact:
-        singles = np.stack([ctx.decode([token])[0].copy() for token in tail])
-        allowed = [1]
-        for n in candidate_sizes(max_batch)[1:]:
-            ctx.truncate(_HEAD)
-            if not np.array_equal(ctx.decode(tail[:n]), singles[:n]):
-                break
-            allowed.append(n)
+    allowed = invariant_sizes(ctx, tail, max_batch) if exact else list(range(1, max_batch + 1))
     timed = [n for n in _TIMED if n <= allowed[-1]]
     if allowed[-1] not in timed:
         timed.append(allowed[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -109,3 +110,20 @@ def test_an_unknown_chat_format_is_refused_with_the_known_ones(
     with pytest.raises(UserError, match="no-such-format") as info:
         EmbeddedServer(smollm2_source_path, chat_format="no-such-format").start()
     assert "chatml" in info.value.hint
+
+
+def test_prompt_lookup_serves_drafts_verified_in_batches(
+    smollm2_source_path: str | Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp counts a multi-token decode as prompt evaluation: with prompt lookup on, a
+    reply that copies its prompt is partly decoded in verification batches, so more tokens go
+    through "prompt eval" than the prompt has (the server's verbose log says how many)."""
+    monkeypatch.setenv("COLLAB_DEBUG", "1")  # the child logs llama.cpp's timings
+    text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi"
+    with EmbeddedServer(smollm2_source_path, alias="smollm2", prompt_lookup=8) as server:
+        done = server.remote_model().complete(f"Repeat exactly: {text}", max_tokens=32)
+        assert server._workdir is not None
+        log = (Path(server._workdir.name) / "server.log").read_text(errors="replace")
+    evaluated = [int(n) for n in re.findall(r"prompt eval time =.*?/\s*(\d+) tokens", log)]
+    assert evaluated and done.usage.completion_tokens > 8
+    assert evaluated[-1] > done.usage.prompt_tokens

@@ -109,6 +109,20 @@ def test_forced_long_drafts_stay_lossless(smollm2: LocalModel, reference: Llama)
             assert stats.drafted > stats.accepted  # some drafts were rejected and rolled back
 
 
+def test_batched_exactness_verifies_in_any_size_and_stays_lossless_here(
+    smollm2: LocalModel, reference: Llama
+) -> None:
+    """``exactness="batched"`` skips the probe's limit (every size up to 16, 9-15 included);
+    SmolLM2's Q4_1 kernels do not change with the batch, so its output is still the target's."""
+    settings = Speculative(adaptive=False, exactness="batched")
+    with LocalModel(smollm2.path, n_ctx=2048, speculative=settings) as model:
+        for prompt in PROMPTS[:4]:
+            done = model.complete(prompt, max_tokens=64)  # type: ignore[arg-type]
+            assert done.text == reference_text(model, reference, prompt, 64), prompt
+            stats = done.speculation  # type: ignore[attr-defined]
+            assert stats.max_batch == 16 and stats.drafted > stats.accepted > 0
+
+
 def test_a_layer_skipping_draft_model_is_lossless(
     smollm2: LocalModel, reference: Llama, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -187,6 +187,63 @@ def test_sampling_runs_and_uses_the_filtered_distribution() -> None:
     assert tally.stats().tokens == 60
 
 
+# -- exactness: bit-identical batch sizes or any batch -----------------------------------------
+
+
+class KernelSwitchContext(FakeContext):
+    """A target whose batches of 4+ tokens take another weight kernel: their logits differ
+    a little from one-token decoding, enough to flip near-ties (as K-quants do on CPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[list[int], np.ndarray]] = []
+        """Each decode: the context before it and its logits rows."""
+
+    def decode(self, tokens: Sequence[int]) -> np.ndarray:
+        before = list(self.cache)
+        rows = super().decode(tokens)
+        if len(tokens) >= 4:
+            rows = rows + np.random.default_rng(len(self.cache)).normal(0, 0.6, rows.shape)
+        self.rows.append((before, rows.astype(np.float32)))
+        return rows.astype(np.float32)
+
+
+COPY_PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_probe_allows_the_sizes_below_the_first_kernel_switch() -> None:
+    from collab.speculative.invariance import invariant_sizes
+
+    ctx = KernelSwitchContext()
+    ctx.prefill([1, 2, 3])
+    assert invariant_sizes(ctx, [4, 5, 6, 7, 8, 9, 10, 11, 1], 9) == [1, 2, 3]  # type: ignore[arg-type]
+    assert ctx.cache == [1, 2, 3]  # the probe leaves the cache as it found it
+    assert invariant_sizes(FakeContext(), [4, 5, 6, 7, 8], 5) == [1, 2, 3, 4, 5]  # type: ignore[arg-type]
+
+
+def test_bit_identical_sizes_keep_plain_output_where_batches_differ() -> None:
+    tokens, tally, ctx = run_engine(COPY_PROMPT, 80, sizes=(1, 2, 3), ctx=KernelSwitchContext())
+    assert tokens == plain_greedy(COPY_PROMPT, 80) and tally.accepted > 0
+    assert max(ctx.decodes) <= 3
+
+
+def test_batched_output_is_the_targets_greedy_choice_in_each_verification_batch() -> None:
+    ctx = KernelSwitchContext()
+    tokens, tally, _ = run_engine(COPY_PROMPT, 80, adaptive=False, sizes=range(1, 17), ctx=ctx)
+    assert max(ctx.decodes) >= 4 and tally.accepted > 0
+    # every token after the first is the argmax of the row that scored its position, in the
+    # batch that verified it (rows of rejected draft positions were never used)
+    chosen = {}
+    for before, rows in ctx.rows:
+        for i, row in enumerate(rows):
+            chosen.setdefault(len(before) + i + 1, []).append(int(row.argmax()))
+    out = COPY_PROMPT + tokens
+    for position in range(len(COPY_PROMPT) + 1, len(out)):
+        assert out[position] == chosen[position][-1]
+    # and with these kernels that is not always what one-token decoding would pick
+    assert tokens != plain_greedy(COPY_PROMPT, 80)
+
+
 # -- prompt lookup ---------------------------------------------------------------------------
 
 
@@ -279,6 +336,9 @@ def test_speculative_argument_resolves_to_settings() -> None:
     assert resolve(Speculative(max_draft=4)).max_draft == 4  # type: ignore[union-attr]
     with pytest.raises(UserError, match="max_draft"):
         resolve(Speculative(max_draft=0))
+    assert resolve(Speculative(exactness="batched")).exactness == "batched"  # type: ignore[union-attr]
+    with pytest.raises(UserError, match="'bit-identical' or 'batched', got 'fast'"):
+        resolve(Speculative(exactness="fast"))  # type: ignore[arg-type]
     with pytest.raises(UserError, match="speculative= takes"):
         resolve("fast")
 
