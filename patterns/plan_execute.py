@@ -413,7 +413,7 @@ def _plan_messages(
             Message(
                 role="user",
                 content=(
-                    f"The last plan failed: {state['failure']}\n"
+                    f"The last plan failed:\n{fence(state['failure'] or '', 'failure')}\n"
                     f"Its steps ran as follows:\n{report or '(none ran)'}\n"
                     "Write a new plan that avoids the failure."
                 ),
