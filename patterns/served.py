@@ -29,6 +29,7 @@ from collab.serving import served_budget, served_models
 from patterns import cascade as _cascade
 from patterns import draft_verify as _draft_verify
 from patterns import llm_judges_slm as _llm_judges_slm
+from patterns import plan_execute as _plan_execute
 from patterns import router as _router
 from patterns import slm_judges_llm as _slm_judges_llm
 from patterns import speculative as _speculative
@@ -42,6 +43,7 @@ __all__ = [
     "cascade",
     "draft_verify",
     "llm_judges_slm",
+    "plan_execute",
     "router",
     "serve",
     "slm_judges_llm",
@@ -57,6 +59,7 @@ PATTERNS: dict[str, tuple[Builder, type[BaseModel]]] = {
     "slm_judges_llm": (_slm_judges_llm.build, _slm_judges_llm.JudgedAnswerConfig),
     "llm_judges_slm": (_llm_judges_slm.build, _llm_judges_slm.GradingConfig),
     "speculative_edit": (_speculative.build, _speculative.EditConfig),
+    "plan_execute": (_plan_execute.build, _plan_execute.PlanExecuteConfig),
 }
 """Served name -> (the pattern's ``build``, its config type)."""
 
@@ -117,6 +120,11 @@ def slm_judges_llm(config: RunnableConfig) -> Pregel:
 def llm_judges_slm(config: RunnableConfig) -> Pregel:
     """The LLM grades the SLM's answer, served."""
     return serve("llm_judges_slm", config)
+
+
+def plan_execute(config: RunnableConfig) -> Pregel:
+    """Plan and execute with the calculator as its tool (the LLM plans, the SLM calls), served."""
+    return serve("plan_execute", config)
 
 
 def speculative_edit(config: RunnableConfig) -> Pregel:

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from collab.models.scripted import ScriptedModel
-from patterns import cascade, draft_verify, llm_judges_slm, router, slm_judges_llm, speculative
+from patterns import (
+    cascade,
+    draft_verify,
+    llm_judges_slm,
+    plan_execute,
+    router,
+    slm_judges_llm,
+    speculative,
+)
 
 BUILDERS: dict[str, Any] = {
     "cascade": cascade.build,
@@ -16,6 +24,7 @@ BUILDERS: dict[str, Any] = {
     "llm_judges_slm": llm_judges_slm.build,
     "slm_judges_llm": slm_judges_llm.build,
     "speculative": speculative.build,
+    "plan_execute": plan_execute.build,
 }
 INPUTS = {
     "cascade": ({"question"}, {"question"}),
@@ -24,6 +33,7 @@ INPUTS = {
     "llm_judges_slm": ({"question", "reference"}, {"question"}),
     "slm_judges_llm": ({"question", "sources"}, {"question"}),
     "speculative": ({"question", "document"}, {"question", "document"}),
+    "plan_execute": ({"question"}, {"question"}),
 }
 
 
