@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget.limits import Budget
 from collab.budget.metered import metered
-from collab.budget.run import Run
+from collab.budget.run import Run, active_run
 from collab.errors import InvalidOutputError, ToolArgumentsError, UserError
+from collab.events import ToolRan
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.tools import Tool, ToolLike, as_tools
@@ -497,9 +498,20 @@ def _attempt(
         return Attempt(**base, error=exc.message, tool_time_s=time.perf_counter() - started), None
     except Exception as exc:  # the tool's own failure is the step's error, shown to the caller
         error = f"{type(exc).__name__}: {exc}"
-        return Attempt(**base, error=error, tool_time_s=time.perf_counter() - started), None
+        elapsed = time.perf_counter() - started
+        _report(tool.name, model, elapsed, error)
+        return Attempt(**base, error=error, tool_time_s=elapsed), None
     elapsed = time.perf_counter() - started
+    _report(tool.name, model, elapsed, None)
     return Attempt(**base, tool_time_s=elapsed), _as_text(value)[: config.max_result_chars]
+
+
+def _report(tool: str, model: str, duration_s: float, error: str | None) -> None:
+    """A ``ToolRan`` event for the run's trace and live view, when anyone listens."""
+    run = active_run()
+    if run is not None and run.meter.events:
+        event = ToolRan(run.run_id, "execute", tool, model, duration_s, error, time.time())
+        run.meter.events.emit(event)
 
 
 def _as_text(value: Any) -> str:

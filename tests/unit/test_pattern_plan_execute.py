@@ -300,3 +300,33 @@ def test_invalid_output_error_from_the_planner_is_not_raised() -> None:
     )  # fmt: skip
     assert result.details["failure"].startswith("the plan is not a valid Plan")
     assert result.answer == "nothing"
+
+
+def test_tool_runs_reach_the_trace_and_the_live_view() -> None:
+    from collab import Run
+    from collab.events import ToolRan
+    from collab.tracing import _Steps, event_to_dict
+
+    llm = llm_with(plan(("calculator", "10 / 2")), "5")
+    slm = slm_with(calc("ten / 2"), calc("10 / 0"), calc("10 / 2"))
+    events: list[ToolRan] = []
+    steps = _Steps()
+    with Run() as run:
+        run.on_event(lambda e: events.append(e) if isinstance(e, ToolRan) else None)
+        run.on_event(steps.apply)
+        plan_execute.run("10 / 2?", slm=slm, llm=llm, tools=[calculator], run=run)
+    assert [(e.tool, e.model, e.node, e.error) for e in events] == [
+        (
+            "calculator",
+            "slm",
+            "execute",
+            "ValueError: 'ten' is not allowed: use numbers, + - * / // % ** and parentheses",
+        ),
+        ("calculator", "slm", "execute", "ValueError: division by zero"),
+        ("calculator", "slm", "execute", None),
+    ]
+    assert all(e.run_id == run.run_id and e.duration_s > 0 for e in events)
+    assert event_to_dict(events[-1])["event"] == "tool"
+    rows = [s for s in steps.snapshot() if s.kind == "tool"]
+    assert [r.status for r in rows] == ["error", "error", "ok"]
+    assert rows[0].model == "tool calculator (slm)"
