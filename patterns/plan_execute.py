@@ -24,8 +24,6 @@ large model and leave the tool calls to cheaper workers.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
@@ -33,15 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget.limits import Budget
 from collab.budget.metered import metered
-from collab.budget.run import Run, active_run
-from collab.errors import InvalidOutputError, ToolArgumentsError, UserError
-from collab.events import ToolRan
+from collab.budget.run import Run
+from collab.errors import InvalidOutputError, UserError
 from collab.graph import LedgerState, node
 from collab.models.base import Model
 from collab.tools import Tool, ToolLike, as_tools
-from collab.types import Message, ToolCall
+from collab.types import Message
 from patterns.common import CompileOptions, PatternResult, arun_graph, result_from, run_graph
 from patterns.fencing import fence
+from patterns.plan_steps import Attempt, CallerSettings, Plan, Step, StepRun, run_step
 from patterns.plan_tools import calculator
 from patterns.state_schemas import AnswerOutput, QuestionInput
 
@@ -49,6 +47,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
 __all__ = [
+    "Attempt",
     "Plan",
     "PlanExecuteConfig",
     "PlanExecuteState",
@@ -59,23 +58,6 @@ __all__ = [
     "result_of",
     "run",
 ]
-
-
-class Step(BaseModel):
-    """One step of a plan: a tool to call, and why."""
-
-    tool: str
-    """The registered tool's name."""
-    purpose: str
-    """What the call is for, in a sentence: what the tool caller must get from it."""
-    uses: list[int] = Field(default_factory=list)
-    """The numbers (1-based) of earlier steps whose results this step needs."""
-
-
-class Plan(BaseModel):
-    """The planner's output: the steps, in order."""
-
-    steps: list[Step]
 
 
 class PlanExecuteConfig(BaseModel):
@@ -116,49 +98,6 @@ class PlanExecuteConfig(BaseModel):
     """Tool results are cut to this many characters before any model sees them."""
 
 
-class Attempt(BaseModel):
-    """One call of a step's tool: who made it, with what, and what went wrong."""
-
-    model_config = ConfigDict(frozen=True)
-
-    by: Literal["slm", "llm"]
-    model: str
-    arguments: dict[str, Any]
-    arguments_text: str
-    error: str | None = None
-    tool_time_s: float = 0.0
-    """Seconds the tool ran (0 when the call was invalid and the tool never ran)."""
-
-
-class StepRun(BaseModel):
-    """One step as it ran: its tool, the arguments and result of its last call, who made it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    round: int
-    """Which plan the step belongs to: 0 for the first, 1 after the first re-plan, ..."""
-    number: int
-    """The step's 1-based number in its plan."""
-    tool: str
-    purpose: str
-    ok: bool
-    result: str | None = None
-    """The tool's output as text (cut to ``max_result_chars``); ``None`` when the step failed."""
-    error: str | None = None
-    """The last attempt's error when the step failed."""
-    called_by: Literal["slm", "llm"] | None = None
-    """Who made the last call."""
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    repairs: int = 0
-    """SLM calls after its first one."""
-    escalated: bool = False
-    attempts: list[Attempt] = Field(default_factory=list)
-
-    @property
-    def tool_time_s(self) -> float:
-        return sum(a.tool_time_s for a in self.attempts)
-
-
 class PlanExecuteState(LedgerState, total=False):
     """``question`` in; ``answer`` and ``details`` out; the plans and steps in between."""
 
@@ -195,6 +134,13 @@ def build(
     registry = _registry(tools)
     slm, llm = metered(slm), metered(llm)  # metered by each invocation's run
     answerer = llm if config.answerer == "llm" else slm
+    settings = CallerSettings(
+        system=config.caller_system,
+        max_tokens=config.call_max_tokens,
+        max_repairs=config.max_repairs,
+        llm_attempts=config.llm_attempts,
+        max_result_chars=config.max_result_chars,
+    )
 
     def make_plan(state: PlanExecuteState, *, again: bool) -> PlanExecuteState:
         messages = _plan_messages(config, registry, state)
@@ -230,7 +176,7 @@ def build(
         round_ = len(state["plans"]) - 1
         done = [s for s in steps if s.round == round_]
         step = current.steps[len(done)]
-        record = _run_step(
+        record = run_step(
             step,
             len(done) + 1,
             round_,
@@ -239,7 +185,7 @@ def build(
             registry[step.tool],
             slm=slm,
             llm=llm,
-            config=config,
+            settings=settings,
         )
         failure = (
             None if record.ok else f"step {record.number} ({step.tool}) failed: {record.error}"
@@ -421,157 +367,6 @@ def _plan_messages(
             )
         )
     return messages
-
-
-def _run_step(
-    step: Step,
-    number: int,
-    round_: int,
-    earlier: Sequence[StepRun],
-    question: str,
-    tool: Tool,
-    *,
-    slm: Model,
-    llm: Model,
-    config: PlanExecuteConfig,
-) -> StepRun:
-    """Call ``tool`` for ``step``: the SLM, repaired ``max_repairs`` times, then the LLM."""
-    used = [earlier[u - 1] for u in step.uses if u - 1 < len(earlier) and earlier[u - 1].ok]
-    chat = _caller_messages(config, question, step, number, used)
-    attempts: list[Attempt] = []
-    callers: list[tuple[Literal["slm", "llm"], Model]] = [("slm", slm)] * (config.max_repairs + 1)
-    callers += [("llm", llm)] * config.llm_attempts
-    result: str | None = None
-    for by, model in callers:
-        done = model.complete(
-            chat, max_tokens=config.call_max_tokens, tools=[tool], tool_choice=tool.name
-        )
-        call = done.tool_calls[0] if done.tool_calls else None
-        attempt, result = _attempt(by, done.model, call, tool, config)
-        attempts.append(attempt)
-        if attempt.error is None:
-            break
-        chat = [*chat, *_feedback(call, attempt.error, tool)]
-    last = attempts[-1]
-    slm_calls = sum(a.by == "slm" for a in attempts)
-    return StepRun(
-        round=round_,
-        number=number,
-        tool=step.tool,
-        purpose=step.purpose,
-        ok=last.error is None,
-        result=result if last.error is None else None,
-        error=last.error,
-        called_by=last.by,
-        arguments=last.arguments,
-        repairs=max(slm_calls - 1, 0),
-        escalated=any(a.by == "llm" for a in attempts),
-        attempts=attempts,
-    )
-
-
-def _attempt(
-    by: Literal["slm", "llm"],
-    model: str,
-    call: ToolCall | None,
-    tool: Tool,
-    config: PlanExecuteConfig,
-) -> tuple[Attempt, str | None]:
-    """Run one call of ``tool`` (only when valid and of that very tool)."""
-    if call is None:
-        error = f"no tool call was made; call {tool.name}"
-        return Attempt(by=by, model=model, arguments={}, arguments_text="", error=error), None
-    base = {
-        "by": by,
-        "model": model,
-        "arguments": call.arguments,
-        "arguments_text": call.arguments_text,
-    }
-    if call.error is not None:
-        return Attempt(**base, error=call.error), None
-    if call.name != tool.name:  # the model was offered one tool; nothing else ever runs
-        return Attempt(**base, error=f"tool {call.name!r} is not {tool.name!r}"), None
-    started = time.perf_counter()
-    try:
-        value = tool.run(call.arguments)
-    except ToolArgumentsError as exc:
-        return Attempt(**base, error=exc.message, tool_time_s=time.perf_counter() - started), None
-    except Exception as exc:  # the tool's own failure is the step's error, shown to the caller
-        error = f"{type(exc).__name__}: {exc}"
-        elapsed = time.perf_counter() - started
-        _report(tool.name, model, elapsed, error)
-        return Attempt(**base, error=error, tool_time_s=elapsed), None
-    elapsed = time.perf_counter() - started
-    _report(tool.name, model, elapsed, None)
-    return Attempt(**base, tool_time_s=elapsed), _as_text(value)[: config.max_result_chars]
-
-
-def _report(tool: str, model: str, duration_s: float, error: str | None) -> None:
-    """A ``ToolRan`` event for the run's trace and live view, when anyone listens."""
-    run = active_run()
-    if run is not None and run.meter.events:
-        event = ToolRan(run.run_id, "execute", tool, model, duration_s, error, time.time())
-        run.meter.events.emit(event)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _caller_messages(
-    config: PlanExecuteConfig, question: str, step: Step, number: int, used: Sequence[StepRun]
-) -> list[Message]:
-    """The tool caller's chat: the task, the results it uses as tool turns, then the step."""
-    messages = [
-        Message(role="system", content=config.caller_system),
-        Message(role="user", content=f"The task: {question}"),
-    ]
-    for earlier in used:
-        call_id = f"step_{earlier.round}_{earlier.number}"
-        call = ToolCall(
-            id=call_id,
-            name=earlier.tool,
-            arguments=earlier.arguments,
-            arguments_text=json.dumps(earlier.arguments),
-        )
-        messages.append(Message(role="assistant", tool_calls=(call,)))
-        messages.append(
-            Message(
-                role="tool",
-                content=fence(earlier.result or "", "tool_result"),
-                tool_call_id=call_id,
-                name=earlier.tool,
-            )
-        )
-    messages.append(
-        Message(role="user", content=f"Step {number}: {step.purpose}\nCall {step.tool} now.")
-    )
-    return messages
-
-
-def _feedback(call: ToolCall | None, error: str, tool: Tool) -> list[Message]:
-    """The failed call and its error, then the request to repair it."""
-    ask = Message(
-        role="user",
-        content=f"That call failed: {error}\nCall {tool.name} again with corrected arguments.",
-    )
-    if call is None or not call.id:
-        return [ask]
-    return [
-        Message(role="assistant", tool_calls=(call,)),
-        Message(
-            role="tool",
-            content=fence(f"error: {error}", "tool_result"),
-            tool_call_id=call.id,
-            name=call.name,
-        ),
-        ask,
-    ]
 
 
 def _answer_messages(
