@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
 
-from collab import Budget, ScriptedModel, ToolCall, UserError
+from collab import Budget, Run, ScriptedModel, ToolCall, UserError
 from collab.errors import InvalidOutputError
+from collab.events import ToolRan
+from collab.graph import ledger_of, merge_calls
+from collab.tracing import _Steps, event_to_dict
 from patterns import plan_execute
 from patterns.plan_execute import Plan, PlanExecuteConfig, StepRun
 from patterns.plan_tools import calculator, corpus_search
@@ -303,10 +308,6 @@ def test_invalid_output_error_from_the_planner_is_not_raised() -> None:
 
 
 def test_tool_runs_reach_the_trace_and_the_live_view() -> None:
-    from collab import Run
-    from collab.events import ToolRan
-    from collab.tracing import _Steps, event_to_dict
-
     llm = llm_with(plan(("calculator", "10 / 2")), "5")
     slm = slm_with(calc("ten / 2"), calc("10 / 0"), calc("10 / 2"))
     events: list[ToolRan] = []
@@ -330,3 +331,23 @@ def test_tool_runs_reach_the_trace_and_the_live_view() -> None:
     rows = [s for s in steps.snapshot() if s.kind == "tool"]
     assert [r.status for r in rows] == ["error", "error", "ok"]
     assert rows[0].model == "tool calculator (slm)"
+
+
+def test_works_as_a_subgraph_with_a_checkpointer() -> None:
+    class Outer(TypedDict, total=False):
+        question: str
+        answer: str
+        collab_calls: Annotated[list[dict[str, Any]], merge_calls]
+
+    llm = llm_with(plan(("calculator", "2 + 3")), "5")
+    slm = slm_with(calc("2 + 3"))
+    builder = StateGraph(Outer)
+    builder.add_node("tools", plan_execute.build(slm=slm, llm=llm, tools=[calculator]))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    with Run() as run:
+        out = graph.invoke({"question": "2 + 3?"}, {"configurable": {"thread_id": "t"}})
+    assert out["answer"] == "5"
+    assert [r.node for r in ledger_of(out).records] == ["plan", "execute", "answer"]
+    assert ledger_of(out).records == run.ledger.records
