@@ -110,7 +110,8 @@ def file_reader(folder: str | Path, *, max_chars: int = 4000) -> Tool:
 
 def corpus_search(documents: Mapping[str, str], *, top: int = 3) -> Tool:
     """A ``search`` tool over ``documents`` (name -> text): the ``top`` documents sharing the
-    most query words, each as ``name: text``; ties keep the documents' order."""
+    most query words (endings such as -s and -ed aside), each as ``name: text``; ties keep the
+    documents' order."""
     corpus = dict(documents)
 
     @tool
@@ -135,4 +136,12 @@ def corpus_search(documents: Mapping[str, str], *, top: int = 3) -> Tool:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+    """Lower-cased words, plural and tense endings cut ("returned", "returns" -> "return")."""
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
