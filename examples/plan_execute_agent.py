@@ -115,6 +115,8 @@ async def main(argv: list[str] | None = None) -> int:
         for question, final in finals:
             result = plan_execute.result_of(final)
             console.print(steps_table(question, result.details["steps"]))
+            if result.details["failure"]:
+                console.print(f"[red]the plan failed[/]: {result.details['failure']}")
             console.print(f"[bold]answer[/] ({result.answered_by}): {result.answer}\n")
         session.print_ledger("node", "model")
         console.print(saving_line(session.run))

@@ -323,9 +323,6 @@ def _plan_problem(
                 f"step {number} names tool {step.tool!r}, which is not registered; "
                 f"the tools are {sorted(registry)}"
             )
-        late = [u for u in step.uses if not 1 <= u < number]
-        if late:
-            return f"step {number} uses steps {late}, which do not come before it"
     return None
 
 

@@ -35,7 +35,8 @@ class Step(BaseModel):
     purpose: str
     """What the call is for, in a sentence: what the tool caller must get from it."""
     uses: list[int] = Field(default_factory=list)
-    """The numbers (1-based) of earlier steps whose results this step needs."""
+    """The numbers (1-based) of earlier steps whose results this step needs; other numbers
+    are ignored."""
 
 
 class Plan(BaseModel):
@@ -113,7 +114,8 @@ def run_step(
 ) -> StepRun:
     """Call ``tool`` for ``step`` (number ``number`` of plan ``round_``), with the results of
     the ``earlier`` steps it uses: the SLM, repaired ``max_repairs`` times, then the LLM."""
-    used = [earlier[u - 1] for u in step.uses if u - 1 < len(earlier) and earlier[u - 1].ok]
+    # a number that is not an earlier step (planners write [0] for "none") only adds nothing
+    used = [earlier[u - 1] for u in step.uses if 1 <= u <= len(earlier) and earlier[u - 1].ok]
     chat = _caller_messages(settings, question, step, number, used)
     attempts: list[Attempt] = []
     callers: list[tuple[Literal["slm", "llm"], Model]] = [("slm", slm)] * (settings.max_repairs + 1)
