@@ -1,4 +1,4 @@
-"""Run events: calls starting, streaming and ending (``CallRecord``); graph nodes too."""
+"""Run events: calls starting, streaming and ending (``CallRecord``); nodes and tool runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import ClassVar
 
 from collab.budget.ledger import CallRecord
 
-__all__ = ["CallStarted", "Event", "EventHub", "NodeEnded", "NodeStarted", "StreamDelta"]
+__all__ = [
+    "CallStarted",
+    "Event",
+    "EventHub",
+    "NodeEnded",
+    "NodeStarted",
+    "StreamDelta",
+    "ToolRan",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +85,25 @@ class NodeEnded:
     timestamp: float
 
 
-Event = CallStarted | CallRecord | StreamDelta | NodeStarted | NodeEnded
+@dataclass(frozen=True)
+class ToolRan:
+    """A tool ran on a model's call (``patterns.plan_execute`` reports its tools' runs)."""
+
+    event: ClassVar[str] = "tool"
+    run_id: str | None
+    node: str | None
+    tool: str
+    model: str
+    """The model whose call the tool ran."""
+    duration_s: float
+    error: str | None
+    """What the tool raised (type and message), ``None`` when it returned."""
+    timestamp: float
+
+
+Event = CallStarted | CallRecord | StreamDelta | NodeStarted | NodeEnded | ToolRan
 """Tell them apart with ``isinstance`` or their ``event`` name ("call_started", "call",
-"delta", "node_started", "node_ended")."""
+"delta", "node_started", "node_ended", "tool")."""
 
 
 class EventHub:

@@ -29,7 +29,7 @@ from rich.text import Text
 from collab.budget.ledger import CallRecord
 from collab.budget.limits import LIMIT_NAMES, LimitName
 from collab.errors import UserError
-from collab.events import CallStarted, Event, NodeEnded, NodeStarted, StreamDelta
+from collab.events import CallStarted, Event, NodeEnded, NodeStarted, StreamDelta, ToolRan
 from collab.redaction import redact
 
 if TYPE_CHECKING:
@@ -147,9 +147,9 @@ _STATUS_STYLE: dict[str, str] = {
 
 @dataclass
 class _Step:
-    """One row of the live view: a graph node or a model call."""
+    """One row of the live view: a graph node, a model call, or a tool's run."""
 
-    kind: Literal["node", "call"]
+    kind: Literal["node", "call", "tool"]
     node: str | None
     call_id: str | None = None
     model: str = ""
@@ -191,6 +191,12 @@ class _Steps:
                 self._steps.append(_Step(kind="node", node=event.node))
             elif isinstance(event, NodeEnded):
                 self._ended_node(event)
+            elif isinstance(event, ToolRan):
+                status: _Status = "error" if event.error else "ok"
+                tool = f"tool {event.tool} ({event.model})"
+                row = _Step(kind="tool", node=event.node, model=tool, where="local")
+                row.cost_usd, row.seconds, row.status = 0.0, event.duration_s, status
+                self._steps.append(row)
             else:
                 assert_never(event)
 

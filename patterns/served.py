@@ -31,6 +31,7 @@ from . import cascade as _cascade
 from . import draft_verify as _draft_verify
 from . import llm_judges_slm as _llm_judges_slm
 from . import minions as _minions
+from . import plan_execute as _plan_execute
 from . import privacy_guard as _privacy_guard
 from . import router as _router
 from . import slm_judges_llm as _slm_judges_llm
@@ -46,6 +47,7 @@ __all__ = [
     "draft_verify",
     "llm_judges_slm",
     "minions",
+    "plan_execute",
     "privacy_guard",
     "router",
     "serve",
@@ -64,6 +66,7 @@ PATTERNS: dict[str, tuple[Builder, type[BaseModel]]] = {
     "speculative_edit": (_speculative.build, _speculative.EditConfig),
     "minions": (_minions.build, _minions.MinionsConfig),
     "privacy_guard": (_privacy_guard.build, _privacy_guard.PrivacyGuardConfig),
+    "plan_execute": (_plan_execute.build, _plan_execute.PlanExecuteConfig),
 }
 """Served name -> (the pattern's ``build``, its config type)."""
 
@@ -124,6 +127,11 @@ def slm_judges_llm(config: RunnableConfig) -> Pregel:
 def llm_judges_slm(config: RunnableConfig) -> Pregel:
     """The LLM grades the SLM's answer, served."""
     return serve("llm_judges_slm", config)
+
+
+def plan_execute(config: RunnableConfig) -> Pregel:
+    """Plan and execute with the calculator as its tool (the LLM plans, the SLM calls), served."""
+    return serve("plan_execute", config)
 
 
 def speculative_edit(config: RunnableConfig) -> Pregel:

@@ -112,7 +112,8 @@ class Run:
 
         The events are those of ``collab.events``: ``CallStarted``, ``StreamDelta`` (only
         while someone listens), ``CallRecord`` when a call ends (refused ones included),
-        ``NodeStarted`` and ``NodeEnded``; a call's events share its ``call_id``. Callbacks
+        ``NodeStarted`` and ``NodeEnded``, ``ToolRan`` (a tool's run, from patterns that run
+        tools); a call's events share its ``call_id``. Callbacks
         run in the thread that made the call; one that raises is only logged.
         """
         return self.meter.on_event(callback)

@@ -11,6 +11,7 @@ from collab.patterns import (
     cascade,
     draft_verify,
     llm_judges_slm,
+    plan_execute,
     router,
     slm_judges_llm,
     speculative,
@@ -23,6 +24,7 @@ BUILDERS: dict[str, Any] = {
     "llm_judges_slm": llm_judges_slm.build,
     "slm_judges_llm": slm_judges_llm.build,
     "speculative": speculative.build,
+    "plan_execute": plan_execute.build,
 }
 INPUTS = {
     "cascade": ({"question"}, {"question"}),
@@ -31,6 +33,7 @@ INPUTS = {
     "llm_judges_slm": ({"question", "reference"}, {"question"}),
     "slm_judges_llm": ({"question", "sources"}, {"question"}),
     "speculative": ({"question", "document"}, {"question", "document"}),
+    "plan_execute": ({"question"}, {"question"}),
 }
 
 

@@ -102,3 +102,12 @@ def test_a_run_given_in_the_config_counts_what_the_thread_already_paid_for() -> 
     out = attempt(calls=3)
     assert out["answer"] == "It is Rome."  # type: ignore[index]
     assert [c["node"] for c in out["collab_calls"]] == ["draft", "judge", "escalate"]  # type: ignore[index]
+
+
+def test_served_plan_execute_answers_even_when_the_plan_fails() -> None:
+    out = served.plan_execute(_configurable(pattern={"max_replans": 0})).invoke(
+        {"question": "What is 17 * 23?"}
+    )  # the scripted LLM's "It is Paris." is no Plan: one failed plan, then the answer
+    assert out["answer"] == "It is Paris."
+    assert [c["node"] for c in out["collab_calls"]] == ["plan", "answer"]
+    assert out["details"]["failure"].startswith("the plan is not a valid Plan")
