@@ -54,7 +54,9 @@ def test_one_ctrl_c_stops_the_run_and_its_embedded_server(tmp_path: Path) -> Non
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert code == 130
+    # 130 when the CLI caught the interrupt; -SIGINT when it arrived outside the CLI's try (in
+    # the interpreter's own teardown): either way one Ctrl-C ended the run.
+    assert code in (130, -signal.SIGINT), process.stderr.read()  # type: ignore[union-attr]
     assert waited < 8
     time.sleep(0.5)
     assert not Path(f"/proc/{server}").exists(), "the embedded server outlived the Ctrl-C"
