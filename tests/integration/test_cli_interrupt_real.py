@@ -29,6 +29,10 @@ async def main(argv):
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_one_ctrl_c_stops_the_run_and_its_embedded_server(tmp_path: Path) -> None:
     example = tmp_path / "serving.py"
     example.write_text(EXAMPLE)
@@ -39,6 +43,9 @@ def test_one_ctrl_c_stops_the_run_and_its_embedded_server(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # As in a terminal: a CI runner or a background job may start us with SIGINT ignored,
+        # and an ignored SIGINT is inherited (Python then installs no KeyboardInterrupt).
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None

@@ -45,6 +45,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_one_ctrl_c_stops_a_blocking_async_example_and_its_child(tmp_path: Path) -> None:
     example = tmp_path / "blocking.py"
     example.write_text(EXAMPLE)
@@ -55,6 +59,9 @@ def test_one_ctrl_c_stops_a_blocking_async_example_and_its_child(tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # As in a terminal: a CI runner or a background job may start us with SIGINT ignored,
+        # and an ignored SIGINT is inherited (Python then installs no KeyboardInterrupt).
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None
