@@ -33,6 +33,7 @@ from . import llm_judges_slm as _llm_judges_slm
 from . import minions as _minions
 from . import plan_execute as _plan_execute
 from . import privacy_guard as _privacy_guard
+from . import rag as _rag
 from . import router as _router
 from . import slm_judges_llm as _slm_judges_llm
 from . import speculative as _speculative
@@ -49,6 +50,7 @@ __all__ = [
     "minions",
     "plan_execute",
     "privacy_guard",
+    "rag",
     "router",
     "serve",
     "slm_judges_llm",
@@ -67,13 +69,14 @@ PATTERNS: dict[str, tuple[Builder, type[BaseModel]]] = {
     "minions": (_minions.build, _minions.MinionsConfig),
     "privacy_guard": (_privacy_guard.build, _privacy_guard.PrivacyGuardConfig),
     "plan_execute": (_plan_execute.build, _plan_execute.PlanExecuteConfig),
+    "rag": (_rag.build, _rag.RagConfig),
 }
 """Served name -> (the pattern's ``build``, its config type)."""
 
 
-def serve(name: str, config: RunnableConfig | None = None) -> Pregel:
+def serve(name: str, config: RunnableConfig | None = None, **inputs: Any) -> Pregel:
     """The pattern ``name`` built from ``config`` with a ``Run`` of its own (one per call:
-    LangGraph's server calls a factory for every run)."""
+    LangGraph's server calls a factory for every run); ``inputs`` go to its ``build`` too."""
     try:
         build, config_type = PATTERNS[name]
     except KeyError:
@@ -83,7 +86,7 @@ def serve(name: str, config: RunnableConfig | None = None) -> Pregel:
     models = served_models(config)
     run = Run(budget=served_budget(config), local_model=models.slm, remote_model=models.llm)
     options = _pattern_options(name, config_type, config)
-    graph = build(slm=models.slm, llm=models.llm, config=options, name=name)
+    graph = build(slm=models.slm, llm=models.llm, config=options, name=name, **inputs)
     return graph.with_config(configurable={RUN_CONFIG_KEY: run})
 
 
@@ -147,3 +150,33 @@ def minions(config: RunnableConfig) -> Pregel:
 def privacy_guard(config: RunnableConfig) -> Pregel:
     """The privacy guard (placeholders out, the reply restored locally), served."""
     return serve("privacy_guard", config)
+
+
+RAG_INDEX_ENV_VAR = "COLLAB_RAG_INDEX"
+"""The server's saved ``RagIndex`` folder (``RagIndex.save``); clients cannot choose a path."""
+
+_indexes: dict[tuple[str, str], Any] = {}
+
+
+def rag(config: RunnableConfig) -> Pregel:
+    """RAG over the server's saved index (``$COLLAB_RAG_INDEX``), served."""
+    import json
+    import os
+    from pathlib import Path
+
+    from .rag_index import RagIndex
+
+    folder = os.environ.get(RAG_INDEX_ENV_VAR)
+    if not folder:
+        raise UserError(
+            f"the served rag graph needs ${RAG_INDEX_ENV_VAR}: a folder written by RagIndex.save",
+            hint=f"build an index with RagIndex(...).add(documents).save(folder), then set "
+            f"{RAG_INDEX_ENV_VAR}=folder for the server",
+        )
+    slm = served_models(config).slm
+    key = (str(Path(folder).resolve()), slm.name)
+    if key not in _indexes:  # loaded once per process, as the models are
+        saved = Path(folder) / "chunks.json"
+        embedded = saved.is_file() and json.loads(saved.read_text())["embedder"] is not None
+        _indexes[key] = RagIndex.load(folder, embedder=slm if embedded else None)
+    return serve("rag", config, index=_indexes[key])

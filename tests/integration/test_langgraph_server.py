@@ -37,6 +37,11 @@ def server(
     if not langgraph.exists():
         pytest.skip("langgraph-cli is not installed: pip install 'collab[server]'")
     port = free_port()
+    from collab.patterns.rag_index import RagIndex
+
+    index = RagIndex()  # BM25 alone, for the served rag graph
+    index.add({"tower": "The Eiffel Tower is in Paris."})
+    folder = index.save(tmp_path_factory.mktemp("rag") / "index")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -44,6 +49,7 @@ def server(
         "COLLAB_LLM": f"scripted:{LLM_REPLY}",
         "COLLAB_N_THREADS": "1",
         "COLLAB_BUDGET_CALLS": "20",
+        "COLLAB_RAG_INDEX": str(folder),
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     }
     log = (tmp_path_factory.mktemp("langgraph") / "server.log").open("wb")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -111,3 +113,22 @@ def test_served_plan_execute_answers_even_when_the_plan_fails() -> None:
     assert out["answer"] == "It is Paris."
     assert [c["node"] for c in out["collab_calls"]] == ["plan", "answer"]
     assert out["details"]["failure"].startswith("the plan is not a valid Plan")
+
+
+def test_served_rag_answers_from_the_servers_saved_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collab.patterns.rag_index import RagIndex
+
+    monkeypatch.delenv("COLLAB_RAG_INDEX", raising=False)
+    with pytest.raises(UserError, match="COLLAB_RAG_INDEX"):
+        served.rag(_configurable())
+    index = RagIndex()  # BM25 alone: no embedder saved
+    index.add({"tower": "The Eiffel Tower is in Paris. It was finished in 1889."})
+    index.save(tmp_path / "index")
+    monkeypatch.setenv("COLLAB_RAG_INDEX", str(tmp_path / "index"))
+    out = served.rag(_configurable(budget={"calls": 10})).invoke(
+        {"question": "Where is the Eiffel Tower?"}
+    )
+    assert out["answer"] and out["collab_calls"]
+    assert any(c["kind"] == "remote" for c in out["collab_calls"])
