@@ -22,6 +22,7 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from collab.budget.limits import Budget
 from collab.budget.metered import metered, prompt_tokens_of
@@ -111,6 +112,13 @@ class MinionsConfig(BaseModel):
     plan_max_tokens: int = Field(default=384, gt=0)
     worker_max_tokens: int = Field(default=96, gt=0)
     aggregate_max_tokens: int = Field(default=384, gt=0)
+
+
+class MinionsInput(TypedDict):
+    """What MinionS takes: the question and the long document the LLM never reads."""
+
+    question: str
+    document: str
 
 
 class MinionsState(LedgerState, total=False):
@@ -268,7 +276,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(MinionsState)
+    graph = StateGraph(MinionsState, input_schema=MinionsInput)
     graph.add_node("split", split)
     graph.add_node("plan", plan)
     graph.add_node("work", work)

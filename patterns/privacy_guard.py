@@ -28,6 +28,7 @@ from collab.pii import Redactor
 from collab.privacy import PrivacyGuard, find_names
 
 from .common import CompileOptions, PatternResult, arun_graph, run_graph
+from .state_schemas import QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -131,7 +132,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(PrivacyGuardState)
+    graph = StateGraph(PrivacyGuardState, input_schema=QuestionInput)
     graph.add_node("find_names", find)
     graph.add_node("redact", redact)
     graph.add_node("ask", ask)

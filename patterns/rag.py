@@ -31,6 +31,7 @@ from collab.models.base import Model
 from .answer_judges import AnswerJudge, GroundednessJudge, numbered_sources
 from .common import CompileOptions, PatternResult, arun_graph, as_state, run_graph
 from .rag_index import RagIndex
+from .state_schemas import QuestionInput
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -201,7 +202,7 @@ def build(
 
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(RagState)
+    graph = StateGraph(RagState, input_schema=QuestionInput)
     graph.add_node("retrieve", retrieve)
     graph.add_node("rerank", rerank)
     graph.add_node("answer", answer)
