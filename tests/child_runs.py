@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,19 @@ def finished_ledger(process: subprocess.Popen[str]) -> Ledger:
 
 def comparable(ledger: Ledger) -> list[tuple[object, ...]]:
     return [tuple(getattr(r, f) for f in SAME_FIELDS) for r in ledger.records]
+
+
+def start_collab_run(example: Path) -> subprocess.Popen[str]:
+    """``collab run EXAMPLE`` from the repo, stdout and stderr piped, with SIGINT at its default
+    as in a terminal (a CI runner may start the suite with SIGINT ignored, which children
+    inherit, and Python then installs no KeyboardInterrupt)."""
+    root = TESTS.parent
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "collab.cli.main", "run", str(example)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )

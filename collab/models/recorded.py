@@ -78,12 +78,31 @@ class RecordedModel:
         blob = json.dumps(request, sort_keys=True, ensure_ascii=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def _replay(self, key: str) -> Completion | None:
-        stored = self._store.get(key)
+    def _greedy_key(
+        self,
+        prompt: Prompt,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        schema: Schema | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str | None:
+        """The recording's key of a request, or ``None`` for one that is not replayable (sampled,
+        or with options such as ``tools`` that the key does not cover)."""
+        if temperature != 0.0 or extra:
+            return None
+        return self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=_s(schema))
+
+    def _replay(self, key: str | None) -> Completion | None:
+        stored = None if key is None else self._store.get(key)
         if stored is None:
             return None
         self.replayed += 1
         return Completion.model_validate_json(stored)
+
+    def _record(self, key: str | None, done: Completion | None) -> None:
+        if key is not None and done is not None:
+            self._store.put(key, done.model_dump_json())
 
     def complete(
         self,
@@ -95,21 +114,19 @@ class RecordedModel:
         schema: Schema | None = None,
         **kwargs: Any,
     ) -> Completion:
-        if temperature != 0.0 or kwargs:
-            return self.model.complete(
-                prompt,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                stop=stop,
-                schema=schema,
-                **kwargs,
-            )
-        key = self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=_s(schema))
+        key = self._greedy_key(prompt, max_tokens, temperature, stop, schema, kwargs)
         replayed = self._replay(key)
         if replayed is not None:
             return replayed
-        done = self.model.complete(prompt, max_tokens=max_tokens, stop=stop, schema=schema)
-        self._store.put(key, done.model_dump_json())
+        done = self.model.complete(
+            prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop,
+            schema=schema,
+            **kwargs,
+        )
+        self._record(key, done)
         return done
 
     async def acomplete(
@@ -122,21 +139,19 @@ class RecordedModel:
         schema: Schema | None = None,
         **kwargs: Any,
     ) -> Completion:
-        if temperature != 0.0 or kwargs:
-            return await self.model.acomplete(
-                prompt,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                stop=stop,
-                schema=schema,
-                **kwargs,
-            )
-        key = self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=_s(schema))
+        key = self._greedy_key(prompt, max_tokens, temperature, stop, schema, kwargs)
         replayed = self._replay(key)
         if replayed is not None:
             return replayed
-        done = await self.model.acomplete(prompt, max_tokens=max_tokens, stop=stop, schema=schema)
-        self._store.put(key, done.model_dump_json())
+        done = await self.model.acomplete(
+            prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop,
+            schema=schema,
+            **kwargs,
+        )
+        self._record(key, done)
         return done
 
     def stream(
@@ -147,20 +162,15 @@ class RecordedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> CompletionStream:
-        if temperature != 0.0:
-            return self.model.stream(
-                prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
-            )
-        key = self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=None)
+        key = self._greedy_key(prompt, max_tokens, temperature, stop)
         replayed = self._replay(key)
         if replayed is not None:
             return CompletionStream(iter([replayed.text]), lambda _text: replayed)
-        inner = self.model.stream(prompt, max_tokens=max_tokens, stop=stop)
+        inner = self.model.stream(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
 
         def deltas() -> Iterator[str]:
             yield from inner
-            if inner.completion is not None:  # only a stream read to its end is recorded
-                self._store.put(key, inner.completion.model_dump_json())
+            self._record(key, inner.completion)  # only a stream read to its end is recorded
 
         return CompletionStream(deltas(), lambda _text: inner.so_far())
 
@@ -172,13 +182,7 @@ class RecordedModel:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> AsyncCompletionStream:
-        astream = self.model.astream  # type: ignore[attr-defined]
-        if temperature != 0.0:
-            opened: AsyncCompletionStream = astream(
-                prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
-            )
-            return opened
-        key = self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=None)
+        key = self._greedy_key(prompt, max_tokens, temperature, stop)
         replayed = self._replay(key)
         if replayed is not None:
 
@@ -186,13 +190,15 @@ class RecordedModel:
                 yield replayed.text
 
             return AsyncCompletionStream(once(), lambda _text: replayed)
-        inner: AsyncCompletionStream = astream(prompt, max_tokens=max_tokens, stop=stop)
+        astream = self.model.astream  # type: ignore[attr-defined]
+        inner: AsyncCompletionStream = astream(
+            prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
+        )
 
         async def deltas() -> AsyncIterator[str]:
             async for delta in inner:
                 yield delta
-            if inner.completion is not None:
-                self._store.put(key, inner.completion.model_dump_json())
+            self._record(key, inner.completion)
 
         return AsyncCompletionStream(deltas(), lambda _text: inner.so_far())
 

@@ -3,18 +3,15 @@ goes with it."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from child_runs import start_collab_run
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # As cascade_qa is: an async main, a server in a `with`, synchronous calls inside the coroutine.
 EXAMPLE = """
@@ -29,24 +26,10 @@ async def main(argv):
 """
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_one_ctrl_c_stops_the_run_and_its_embedded_server(tmp_path: Path) -> None:
     example = tmp_path / "serving.py"
     example.write_text(EXAMPLE)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "collab.cli.main", "run", str(example)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        # As in a terminal: a CI runner or a background job may start us with SIGINT ignored,
-        # and an ignored SIGINT is inherited (Python then installs no KeyboardInterrupt).
-        preexec_fn=_default_sigint,
-    )
+    process = start_collab_run(example)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

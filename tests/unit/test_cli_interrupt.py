@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from child_runs import start_collab_run
 
 # An example as the real ones are: an async main holding a server child in a `with` block,
 # blocked in a synchronous call (graph.invoke) when the Ctrl-C comes.
@@ -45,24 +43,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_one_ctrl_c_stops_a_blocking_async_example_and_its_child(tmp_path: Path) -> None:
     example = tmp_path / "blocking.py"
     example.write_text(EXAMPLE)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "collab.cli.main", "run", str(example)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        # As in a terminal: a CI runner or a background job may start us with SIGINT ignored,
-        # and an ignored SIGINT is inherited (Python then installs no KeyboardInterrupt).
-        preexec_fn=_default_sigint,
-    )
+    process = start_collab_run(example)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
