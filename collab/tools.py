@@ -20,6 +20,7 @@ from typing import Any, Literal, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from collab.errors import ToolArgumentsError, UserError
+from collab.schema_checks import validation_error
 
 __all__ = [
     "Tool",
@@ -68,7 +69,9 @@ class Tool:
         }
 
     def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
-        """The arguments, checked and converted; ``ToolArgumentsError`` says what is wrong."""
+        """The arguments, checked and converted; ``ToolArgumentsError`` says what is wrong.
+
+        A tool known only by its JSON schema checks the arguments against that schema."""
         args = _arguments_dict(self.name, arguments)
         if self.args_model is None:
             missing = [k for k in self.parameters.get("required", []) if k not in args]
@@ -77,6 +80,13 @@ class Tool:
                     f"tool {self.name!r} is missing required arguments {missing}",
                     tool=self.name,
                     hint=f"pass {', '.join(missing)}",
+                )
+            problem = validation_error(self.parameters, args)
+            if problem is not None:
+                raise ToolArgumentsError(
+                    f"invalid arguments for tool {self.name!r}: {problem}",
+                    tool=self.name,
+                    hint=f"the parameters are {json.dumps(self.parameters.get('properties', {}))}",
                 )
             return args
         try:

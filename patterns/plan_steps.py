@@ -1,10 +1,10 @@
 """A plan's steps: what the planner writes (``Plan`` of ``Step``s), and how one step runs.
 
-``run_step`` makes a step's one tool call: the SLM is forced to call the step's tool; a call
-that fails (invalid arguments, another tool, the tool raising) is shown its error and
-repaired, then handed to the LLM. Only the step's tool ever runs; results and errors go back
-fenced, as ``role="tool"`` messages. Each run of the tool is timed, in its ``Attempt`` and
-in a ``ToolRan`` event of the active run.
+``run_step`` makes a step's one tool call (``tool_caller.call_tools``): the SLM is forced to
+call the step's tool; a call that fails (invalid arguments, another tool, the tool raising) is
+shown its error and repaired, then handed to the LLM. Only the step's tool ever runs; results
+and errors go back fenced, as ``role="tool"`` messages. Each run of the tool is timed, in its
+``Attempt`` and in a ``ToolRan`` event of the active run.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from collab.errors import ToolArgumentsError
 from collab.events import ToolRan
 from collab.models.base import Model
 from collab.tools import Tool
-from collab.types import Message, ToolCall
+from collab.types import Completion, Message, ToolCall
 
 from .fencing import fence
+from .tool_caller import Caller, call_tools
 
 __all__ = ["Attempt", "CallerSettings", "Plan", "Step", "StepRun", "run_step"]
 
@@ -119,19 +120,29 @@ def run_step(
     used = [earlier[u - 1] for u in step.uses if 1 <= u <= len(earlier) and earlier[u - 1].ok]
     chat = _caller_messages(settings, question, step, number, used)
     attempts: list[Attempt] = []
-    callers: list[tuple[Literal["slm", "llm"], Model]] = [("slm", slm)] * (settings.max_repairs + 1)
-    callers += [("llm", llm)] * settings.llm_attempts
-    result: str | None = None
-    for by, model in callers:
-        done = model.complete(
-            chat, max_tokens=settings.max_tokens, tools=[tool], tool_choice=tool.name
-        )
+    results: list[str | None] = []
+
+    def check(by: Caller, done: Completion) -> str | None:
+        """Run the step's one tool on a valid call of it; the attempt records what happened."""
         call = done.tool_calls[0] if done.tool_calls else None
         attempt, result = _attempt(by, done.model, call, tool, settings)
         attempts.append(attempt)
-        if attempt.error is None:
-            break
-        chat = [*chat, *_feedback(call, attempt.error, tool)]
+        results.append(result)
+        return attempt.error
+
+    call_tools(
+        chat,
+        [tool],
+        slm=slm,
+        llm=llm,
+        max_tokens=settings.max_tokens,
+        max_repairs=settings.max_repairs,
+        llm_attempts=settings.llm_attempts,
+        tool_choice=tool.name,
+        check=check,
+        again=f"Call {tool.name} again with corrected arguments.",
+    )
+    result = results[-1]
     last = attempts[-1]
     slm_calls = sum(a.by == "slm" for a in attempts)
     return StepRun(
@@ -232,23 +243,3 @@ def _caller_messages(
         Message(role="user", content=f"Step {number}: {step.purpose}\nCall {step.tool} now.")
     )
     return messages
-
-
-def _feedback(call: ToolCall | None, error: str, tool: Tool) -> list[Message]:
-    """The failed call and its error, then the request to repair it."""
-    ask = Message(
-        role="user",
-        content=f"That call failed: {error}\nCall {tool.name} again with corrected arguments.",
-    )
-    if call is None or not call.id:
-        return [ask]
-    return [
-        Message(role="assistant", tool_calls=(call,)),
-        Message(
-            role="tool",
-            content=fence(f"error: {error}", "tool_result"),
-            tool_call_id=call.id,
-            name=call.name,
-        ),
-        ask,
-    ]

@@ -1,10 +1,13 @@
 """BFCL (Berkeley Function Calling Leaderboard): pick the right function and its arguments.
 
-The ``simple_python`` (400 entries, one function offered) and ``multiple`` (200, two to four
-offered) categories come from the ``bfcl-eval`` wheel on PyPI (``bfcl_eval/data/`` and
+The ``simple_python`` (400 entries, one function offered), ``multiple`` (200, two to four
+offered) and ``parallel`` (200, one function offered, called two to eight times) categories
+come from the ``bfcl-eval`` wheel on PyPI (``bfcl_eval/data/`` and
 ``bfcl_eval/data/possible_answer/``), fetched once into ``$COLLAB_HOME/datasets``. A model sees
-the function docs as JSON and the question, and answers with one call, as BFCL's prompting
-mode asks; ``ast_match`` scores it with the AST checker (``collab.evaluation.bfcl_checker``).
+the function docs as JSON and the question, and answers with one call (a ``parallel`` one with a
+list of calls), as BFCL's prompting mode asks; ``ast_match`` scores it with the AST checker
+(``collab.evaluation.bfcl_checker``). ``collab.evaluation.bfcl_tools`` offers the functions as
+tools instead, as BFCL's function-calling mode does.
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ from collab.evaluation.bfcl_checker import check_calls, parse_calls
 from collab.evaluation.datasets import Dataset, Item
 from collab.evaluation.wheel_data import WheelData, fetch
 
-__all__ = ["BFCL", "CATEGORIES", "INSTRUCTIONS", "ast_match", "format_question", "load_bfcl"]
+__all__ = [
+    "BFCL",
+    "CATEGORIES",
+    "INSTRUCTIONS",
+    "ast_match",
+    "format_question",
+    "load_bfcl",
+    "question_of",
+    "read_category",
+]
 
-CATEGORIES = {"simple_python": "simple", "multiple": "multiple"}
+CATEGORIES = {"simple_python": "simple", "multiple": "multiple", "parallel": "parallel"}
 """BFCL file categories and the checker each uses."""
 
 
@@ -39,6 +51,12 @@ INSTRUCTIONS = (
     "Reply with only the call, in the format func_name(param_name1=value1, "
     "param_name2=value2), with Python literals as values and no other text."
 )
+PARALLEL_INSTRUCTIONS = (
+    "You are an expert in composing functions. You are given a question and a set of possible "
+    "functions. Based on the question, make the function calls that achieve the purpose. Reply "
+    "with only the calls, as a Python list [func_name(param_name1=value1), "
+    "func_name(param_name1=value2)], with Python literals as values and no other text."
+)
 MAX_TOKENS = 128
 
 
@@ -48,20 +66,11 @@ def format_question(question: str, functions: list[dict[str, Any]]) -> str:
 
 
 def load_bfcl(category: str) -> Dataset:
-    """One category (``simple_python`` or ``multiple``); each item's ``extra`` has
+    """One category (``simple_python``, ``multiple`` or ``parallel``); each item's ``extra`` has
     ``functions``, ``ground_truth`` and ``category`` (the checker's)."""
-    if category not in CATEGORIES:
-        raise UserError(
-            f"unknown BFCL category {category!r}", hint=f"use one of {', '.join(CATEGORIES)}"
-        )
-    folder = fetch(BFCL)
-    questions_path, answers_path = (folder / m for m in _members(category))
-    answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(answers_path)}
     items = []
-    for entry in _read_jsonl(questions_path):
-        turn = entry["question"][0]
-        question = "\n".join(m["content"] for m in turn if m["role"] == "user")
-        ground_truth = answers[entry["id"]]
+    for entry, ground_truth in read_category(category):
+        question = question_of(entry)
         items.append(
             Item(
                 id=entry["id"],
@@ -77,8 +86,8 @@ def load_bfcl(category: str) -> Dataset:
     return Dataset(
         name=f"bfcl-{category.split('_')[0]}",
         items=tuple(items),
-        instructions=INSTRUCTIONS,
-        max_tokens=MAX_TOKENS,
+        instructions=PARALLEL_INSTRUCTIONS if category == "parallel" else INSTRUCTIONS,
+        max_tokens=4 * MAX_TOKENS if category == "parallel" else MAX_TOKENS,
         metric="bfcl",
     )
 
@@ -94,6 +103,24 @@ def ast_match(item: Item, answer: str) -> float:
         extra["functions"], calls, extra["ground_truth"], category=extra["category"]
     )
     return float(check.valid)
+
+
+def read_category(category: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """A category's raw entries (``id``, ``question``, ``function``), each with its ground
+    truth (the acceptable calls), fetched from the wheel on first use."""
+    if category not in CATEGORIES:
+        raise UserError(
+            f"unknown BFCL category {category!r}", hint=f"use one of {', '.join(CATEGORIES)}"
+        )
+    folder = fetch(BFCL)
+    questions_path, answers_path = (folder / m for m in _members(category))
+    answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(answers_path)}
+    return [(entry, answers[entry["id"]]) for entry in _read_jsonl(questions_path)]
+
+
+def question_of(entry: dict[str, Any]) -> str:
+    """An entry's question: its first turn's user messages."""
+    return "\n".join(m["content"] for m in entry["question"][0] if m["role"] == "user")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

