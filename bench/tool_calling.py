@@ -141,7 +141,7 @@ def _one_call(model: Model, entry: Entry) -> list[Any]:
     return list(done.tool_calls)
 
 
-def score(system: str, entry: Entry, answerer: Answerer, *, llm_name: str) -> Outcome:
+def score(system: str, entry: Entry, answerer: Answerer) -> Outcome:
     """Run ``answerer`` on ``entry`` in a run of its own and score its calls."""
     error = None
     turns: ToolTurns | None = None
@@ -153,9 +153,9 @@ def score(system: str, entry: Entry, answerer: Answerer, *, llm_name: str) -> Ou
             error = f"{type(failed).__name__}: {failed}"[:300]
     records = [r for r in run.ledger.records if r.made]
     remote = [r for r in records if r.kind == "remote"]
-    check = check_tool_calls(
+    check = check_tool_calls(  # every call as the model made it, valid or not, as BFCL does
         entry.functions,
-        [c for c in calls if c.error is None],
+        calls,
         entry.ground_truth,
         category=CATEGORIES[entry.category],  # type: ignore[arg-type]
     )
@@ -164,7 +164,7 @@ def score(system: str, entry: Entry, answerer: Answerer, *, llm_name: str) -> Ou
         id=entry.id,
         system=system,
         correct=error is None and check.valid,
-        reached_llm=bool(remote) or any(r.model == llm_name for r in records),
+        reached_llm=bool(remote),
         llm_tokens=sum(r.prompt_tokens + r.completion_tokens for r in remote),
         cost_usd=sum(r.cost_usd or 0.0 for r in records),
         seconds=sum(r.latency_s for r in records),
@@ -244,14 +244,13 @@ def evaluate(
     systems: Sequence[tuple[str, Answerer]],
     items: Sequence[Entry],
     *,
-    llm_name: str,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
 ) -> list[Outcome]:
     """Every system on every entry."""
     outcomes = []
     for system, answerer in systems:
         for entry in items:
-            outcome = score(system, entry, answerer, llm_name=llm_name)
+            outcome = score(system, entry, answerer)
             on_outcome(outcome)
             outcomes.append(outcome)
     return outcomes
@@ -290,9 +289,8 @@ def _progress(o: Outcome) -> None:
     print(f"{o.category} {o.id} {o.system}: {verdict}{llm} {o.seconds:.1f}s{said}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import collab
-
+def arguments() -> argparse.ArgumentParser:
+    """The command line (``python -m bench.tool_calling --help``)."""
     parser = argparse.ArgumentParser(prog="python -m bench.tool_calling", description=__doc__)
     parser.add_argument("--limit", type=int, help="entries per category (default: all)")
     parser.add_argument(
@@ -304,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(os.environ.get("COLLAB_HOME", Path.home() / ".cache" / "collab"))
     parser.add_argument("--record", type=Path, default=home / "recordings" / "tool_calling.sqlite")
     parser.add_argument("--no-record", action="store_true", help="call the models every time")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import collab
+
+    parser = arguments()
     args = parser.parse_args(argv)
     record = None if args.no_record else args.record
     items = [e for category in args.categories for e in entries(category, args.limit)]
@@ -312,9 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         server = stack.enter_context(collab.embedded_llm(n_threads=args.threads))
         llm = stack.enter_context(_recorded(server, record))
         llm_name = llm.name
-        outcomes += evaluate(
-            [(LLM_ONLY, llm_only(llm))], items, llm_name=llm_name, on_outcome=_progress
-        )
+        outcomes += evaluate([(LLM_ONLY, llm_only(llm))], items, on_outcome=_progress)
         for name in args.slms:
             with (
                 collab.LocalModel.from_catalog(name, n_threads=args.threads) as local,
@@ -328,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                         tool_caller(slm, llm, repairs=args.repairs),
                     ),
                 ]
-                outcomes += evaluate(systems, items, llm_name=llm_name, on_outcome=_progress)
+                outcomes += evaluate(systems, items, on_outcome=_progress)
     meta = {"slms": list(args.slms), "llm": llm_name, "limit": args.limit, "repairs": args.repairs}
     path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta)
     rows = summary(sorted(outcomes, key=lambda o: (o.category, o.system)))

@@ -3,6 +3,9 @@ escalation, with scripted models."""
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
 from typing import Any
 
 from bench import tool_calling
@@ -83,7 +86,7 @@ def test_a_valid_slm_reply_never_reaches_the_llm() -> None:
         [[call("Taylor Swift", 20), call("Maroon 5", 15)]], name="slm", kind="local"
     )
     llm = ScriptedModel([], name="llm", kind="remote")
-    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=2), llm_name="llm")
+    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=2))
     assert outcome.correct and not outcome.reached_llm
     assert outcome.repairs == 0 and outcome.llm_tokens == 0 and not llm.calls
 
@@ -98,7 +101,7 @@ def test_an_invalid_call_is_repaired_with_its_error_shown() -> None:
         kind="local",
     )
     llm = ScriptedModel([], name="llm", kind="remote")
-    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=2), llm_name="llm")
+    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=2))
     assert outcome.correct and outcome.repairs == 1 and not outcome.reached_llm
     repair = slm.calls[1]
     assert [m.role for m in repair[-3:]] == ["assistant", "tool", "user"]
@@ -114,7 +117,7 @@ def test_after_its_repairs_the_slm_hands_over_to_the_llm() -> None:
         kind="remote",
         cost_per_token_usd=0.001,
     )
-    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=1), llm_name="llm")
+    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=1))
     assert outcome.correct and outcome.reached_llm and outcome.repairs == 1
     shown = [m.content for m in llm.calls[0]]  # the LLM sees the SLM's failures and errors
     assert len(slm.calls) == 2 and "That call failed: no tool call was made" in shown[1]
@@ -124,12 +127,22 @@ def test_after_its_repairs_the_slm_hands_over_to_the_llm() -> None:
 
 def test_the_llm_only_row_and_the_goal_verdict() -> None:
     llm = ScriptedModel([[call("Taylor Swift", 20)]], name="llm", kind="remote")
-    wrong = score(LLM_ONLY, ENTRY, llm_only(llm), llm_name="llm")
+    wrong = score(LLM_ONLY, ENTRY, llm_only(llm))
     assert not wrong.correct and wrong.reached_llm and "wrong_count" not in (wrong.error or "x")
     slm = ScriptedModel([[call("Taylor Swift", 20), call("Maroon 5", 15)]], kind="local")
-    right = score("tool caller (x)", ENTRY, tool_caller(slm, llm), llm_name="llm")
+    right = score("tool caller (x)", ENTRY, tool_caller(slm, llm))
     rows = summary([wrong, right])
     assert [r["accuracy"] for r in rows] == [0.0, 1.0]
     verdict = goal(rows)["parallel: tool caller (x)"]
     assert verdict["met"] and verdict["reached_llm"] == 0.0
     assert "| parallel (1) | tool caller (x) | 100.0% | 0% |" in tool_calling.markdown(rows)
+
+
+def test_the_commands_in_the_docs_parse() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "evaluation.md"
+    commands = re.findall(
+        r"^\$ python -m bench\.tool_calling(.*?)(?:#.*)?$", page.read_text(), re.M
+    )
+    assert len(commands) == 2
+    parsed = [tool_calling.arguments().parse_args(shlex.split(c)) for c in commands]
+    assert parsed[0].limit == 20 and parsed[1].categories == ["parallel"] and parsed[1].repairs == 1
