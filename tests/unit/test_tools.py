@@ -137,6 +137,8 @@ def test_openai_dict_is_a_description_only_tool() -> None:
     assert converted.validate({"q": "x"}) == {"q": "x"}
     with pytest.raises(ToolArgumentsError, match="missing required arguments"):
         converted.validate({})
+    with pytest.raises(ToolArgumentsError, match=r"'search'.*3 is not of type 'string' at q"):
+        converted.validate({"q": 3})  # checked against the dict's JSON schema
     with pytest.raises(UserError, match="no function to run"):
         converted.run({"q": "x"})
 

@@ -1,0 +1,70 @@
+"""call_tools: the SLM's calls, repaired, then the LLM's; every failed call answered."""
+
+from __future__ import annotations
+
+from collab.patterns.tool_caller import call_tools
+
+from collab.models.scripted import ScriptedModel
+from collab.types import ToolCall
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "area",
+        "description": "Area of a rectangle.",
+        "parameters": {
+            "type": "object",
+            "properties": {"w": {"type": "integer"}, "h": {"type": "integer"}},
+            "required": ["w", "h"],
+        },
+    },
+}
+
+
+def area(id_: str, **arguments: object) -> ToolCall:
+    return ToolCall(id=id_, name="area", arguments=arguments)
+
+
+def test_every_call_of_a_failed_reply_gets_a_tool_message() -> None:
+    slm = ScriptedModel([[area("a", w=2, h=3), area("b", w="x", h=3)], [area("c", w=2, h=3)]])
+    turns = call_tools(
+        "2 by 3?",
+        [TOOL],
+        slm=slm,
+        llm=ScriptedModel([]),
+        max_tokens=32,
+        max_repairs=1,
+        llm_attempts=1,
+    )
+    assert turns.ok and turns.repairs == 1 and not turns.escalated
+    assert [c.id for c in turns.calls] == ["c"]
+    repair = slm.calls[1]
+    assert [m.tool_call_id for m in repair if m.role == "tool"] == ["a", "b"]
+    assert "call of area: invalid arguments" in repair[-1].content
+
+
+def test_a_caller_that_never_succeeds_ends_with_the_llms_failure() -> None:
+    slm = ScriptedModel(["no call, just text"])
+    llm = ScriptedModel(["still no call", "nor now"])
+    turns = call_tools("?", [TOOL], slm=slm, llm=llm, max_tokens=32, max_repairs=0, llm_attempts=2)
+    assert not turns.ok and turns.escalated and turns.calls == []
+    assert [t.by for t in turns.turns] == ["slm", "llm", "llm"]
+    assert all(t.error == "no tool call was made" for t in turns.turns)
+
+
+def test_a_check_of_its_own_decides_when_a_reply_is_done() -> None:
+    slm = ScriptedModel([area("a", w=2, h=3), area("b", w=4, h=3)])
+    turns = call_tools(
+        "?",
+        [TOOL],
+        slm=slm,
+        llm=ScriptedModel([]),
+        max_tokens=32,
+        max_repairs=1,
+        llm_attempts=0,
+        tool_choice="area",
+        check=lambda _by, done: None if done.tool_calls[0].arguments["w"] == 4 else "w is 4",
+        again="Call area again.",
+    )
+    assert turns.ok and turns.calls[0].id == "b"
+    assert slm.calls[1][-1].content == "That call failed: w is 4\nCall area again."
