@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -261,6 +262,7 @@ def save(outcomes: Sequence[Outcome], meta: dict[str, Any], path: Path = RESULTS
     payload = {
         "title": "BFCL through the tool-calling API",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         **meta,
         "rows": rows,
         "goal": goal(rows),
