@@ -11,7 +11,9 @@ per expected one, in any order). Rows, on each category:
   constrained by grammar (``tool_choice="required"``);
 - LLM only: the embedded Qwen2.5-Coder-1.5B server through LiteLLM;
 - tool caller (``collab.patterns.tool_caller.call_tools``): the SLM calls; a reply without a
-  valid call is shown its error and repaired at most ``--repairs`` times, then the LLM calls.
+  valid call (none, an invalid one, or one repeated) is shown its error and repaired at most
+  ``--repairs`` times, then the LLM is asked the question afresh (``--llm-sees-slm``: with the
+  SLM's failed calls).
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -112,7 +114,9 @@ def llm_only(llm: Model) -> Answerer:
     return answer
 
 
-def tool_caller(slm: Model, llm: Model, *, repairs: int = REPAIRS) -> Answerer:
+def tool_caller(
+    slm: Model, llm: Model, *, repairs: int = REPAIRS, llm_sees_slm: bool = False
+) -> Answerer:
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
         turns = call_tools(
             _prompt(entry),
@@ -122,6 +126,7 @@ def tool_caller(slm: Model, llm: Model, *, repairs: int = REPAIRS) -> Answerer:
             max_tokens=MAX_TOKENS[entry.category],
             max_repairs=repairs,
             llm_attempts=1,
+            llm_sees_slm=llm_sees_slm,
         )
         return turns, turns.calls
 
@@ -304,6 +309,11 @@ def arguments() -> argparse.ArgumentParser:
     home = Path(os.environ.get("COLLAB_HOME", Path.home() / ".cache" / "collab"))
     parser.add_argument("--record", type=Path, default=home / "recordings" / "tool_calling.sqlite")
     parser.add_argument("--no-record", action="store_true", help="call the models every time")
+    parser.add_argument(
+        "--llm-sees-slm",
+        action="store_true",
+        help="show the escalated LLM the SLM's failed calls (default: the question alone)",
+    )
     return parser
 
 
@@ -330,11 +340,17 @@ def main(argv: list[str] | None = None) -> int:
                     (f"SLM only ({label})", slm_only(slm)),
                     (
                         f"tool caller ({label}, {args.repairs} repairs, then the LLM)",
-                        tool_caller(slm, llm, repairs=args.repairs),
+                        tool_caller(slm, llm, repairs=args.repairs, llm_sees_slm=args.llm_sees_slm),
                     ),
                 ]
                 outcomes += evaluate(systems, items, on_outcome=_progress)
-    meta = {"slms": list(args.slms), "llm": llm_name, "limit": args.limit, "repairs": args.repairs}
+    meta = {
+        "slms": list(args.slms),
+        "llm": llm_name,
+        "limit": args.limit,
+        "repairs": args.repairs,
+        "llm_sees_slm": args.llm_sees_slm,
+    }
     path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta)
     rows = summary(sorted(outcomes, key=lambda o: (o.category, o.system)))
     print(markdown(rows))

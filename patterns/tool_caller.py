@@ -1,15 +1,17 @@
 """One turn of tool calls with repair and escalation: the SLM calls, the LLM takes over.
 
 ``call_tools`` asks the SLM for its calls of the offered tools; a reply fails when ``check``
-says why (by default: it holds no call, or a call is invalid: an unknown tool, or arguments
-that do not match the tool's parameters, ``ToolCall.error``). A failed reply's calls and the
-error go back, fenced, as ``role="tool"`` messages with a request to call again: ``max_repairs``
-times to the SLM, then ``llm_attempts`` times to the LLM. ``plan_execute``'s steps
-(``run_step``) and the BFCL tool-calling benchmark both call tools this way.
+says why (by default: it holds no call, a call is invalid: an unknown tool, or arguments
+that do not match the tool's parameters, ``ToolCall.error``, or a call repeats another). A
+failed reply's calls and the error go back, fenced, as ``role="tool"`` messages with a request
+to call again: ``max_repairs`` times to the SLM, then ``llm_attempts`` times to the LLM.
+``plan_execute``'s steps (``run_step``) and the BFCL tool-calling benchmark both call tools
+this way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -63,12 +65,22 @@ class ToolTurns:
 
 
 def reply_error(completion: Completion) -> str | None:
-    """The default check: no call at all, or the first invalid call's error."""
+    """The default check: no call at all, the first invalid call's error, or a call repeated
+    with the very same arguments (a small model looping: under a grammar that admits more
+    calls it may write the same one until ``max_tokens``)."""
     if not completion.tool_calls:
         return "no tool call was made"
-    for call in completion.tool_calls:
+    seen: dict[tuple[str, str], int] = {}
+    for number, call in enumerate(completion.tool_calls, 1):
         if call.error is not None:
             return f"call of {call.name or 'an unnamed tool'}: {call.error}"
+        key = (call.name, json.dumps(call.arguments, sort_keys=True))
+        if key in seen:
+            return (
+                f"call {number} repeats call {seen[key]} ({call.name} with the same arguments); "
+                "make each call once"
+            )
+        seen[key] = number
     return None
 
 
@@ -84,14 +96,20 @@ def call_tools(
     tool_choice: ToolChoice = "required",
     check: Check | None = None,
     again: str = "Call again with corrected arguments.",
+    llm_sees_slm: bool = True,
 ) -> ToolTurns:
     """The SLM's calls of ``tools`` for ``prompt``, repaired ``max_repairs`` times, then the
-    LLM's (``llm_attempts`` replies); ``again`` ends each repair request."""
-    chat = normalize_messages(prompt)
+    LLM's (``llm_attempts`` replies); ``again`` ends each repair request. With
+    ``llm_sees_slm=False`` the LLM gets ``prompt`` alone, not the SLM's failed replies (which
+    may anchor it to the same mistake); its own failures are still shown to it."""
+    question = normalize_messages(prompt)
+    chat = question
     callers: list[tuple[Caller, Model]] = [("slm", slm)] * (max_repairs + 1)
     callers += [("llm", llm)] * llm_attempts
     turns: list[ToolTurn] = []
     for by, model in callers:
+        if by == "llm" and not llm_sees_slm and all(t.by == "slm" for t in turns):
+            chat = question
         done = model.complete(
             chat, max_tokens=max_tokens, tools=list(tools), tool_choice=tool_choice
         )

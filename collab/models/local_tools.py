@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from collab.errors import SchemaError
-from collab.models.tool_calls import ToolRequest, check_calls, parse_hermes_calls
+from collab.models.tool_calls import ToolRequest, check_calls, json_calls, parse_hermes_calls
 from collab.tools import Tool
 from collab.types import Message, ToolCall
 
@@ -107,9 +107,8 @@ def _bare_call(text: str, request: ToolRequest) -> list[ToolCall]:
     body = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
     if not body.startswith("{"):
         return []
-    _, calls = parse_hermes_calls(f"<tool_call>{body}</tool_call>")
-    names = {t.name for t in request.allowed}
-    return calls if len(calls) == 1 and calls[0].name in names and calls[0].valid else []
+    calls = json_calls(text, request)
+    return calls if len(calls) == 1 and calls[0].valid else []
 
 
 def _call_schema(tool: Tool) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from collab.models.retry import (
     call_with_retries,
 )
 from collab.models.sampling import check_sampling
-from collab.models.tool_calls import ToolRequest, check_calls, parse_hermes_calls
+from collab.models.tool_calls import ToolRequest, check_calls, json_calls, parse_hermes_calls
 from collab.redaction import REDACTED, redact, remember_secrets, secrets_in, secrets_in_url
 from collab.structured import OutputSchema, Schema
 from collab.tools import ToolChoice, ToolLike
@@ -458,15 +458,17 @@ class RemoteModel:
         text = choice.message.content or ""
         usage = usage_of(response) or self._counted_usage(call, text)
         answered = self._answered(response)
-        completion = self._completion(
-            call, text, usage, choice.finish_reason, retries, answered
-        )
+        completion = self._completion(call, text, usage, choice.finish_reason, retries, answered)
         if call.tools is not None:
             calls = [_tool_call(c) for c in getattr(choice.message, "tool_calls", None) or []]
             if not calls and self.api_base and "<tool_call>" in text:
                 # llama.cpp-python's server renders tools with the model's template but returns
                 # the Hermes-form calls as text unless one tool is named in tool_choice
                 completion.text, calls = parse_hermes_calls(text)
+            elif not calls and self.api_base:
+                # ... and small models there often write the calls as JSON in code fences
+                calls = json_calls(text, call.tools)
+                completion.text = "" if calls else text
             completion.tool_calls = check_calls(calls, call.tools)
         return completion
 

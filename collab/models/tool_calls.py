@@ -22,6 +22,7 @@ __all__ = [
     "HERMES_CALL",
     "ToolRequest",
     "check_calls",
+    "json_calls",
     "new_call_id",
     "parse_hermes_calls",
     "tool_args",
@@ -30,6 +31,8 @@ __all__ = [
 HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 """A call in the Hermes / Qwen2.5 form: ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``
 (a call cut off by ``max_tokens`` matches too, and is reported invalid)."""
+
+_FENCED = re.compile(r"```[a-zA-Z]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,43 @@ def _hermes_call(body: str) -> ToolCall:
             error=f"arguments must be a JSON object, got {type(arguments).__name__}",
         )
     return ToolCall(id=new_call_id(), name=data["name"], arguments=arguments, arguments_text=text)
+
+
+def json_calls(text: str, request: ToolRequest) -> list[ToolCall]:
+    """Calls written as JSON without the ``<tool_call>`` tags, as small models often write them:
+    ``{"name": <an allowed tool>, "arguments": {...}}`` objects (one after another, or in a
+    list) in code fences, or as the whole reply. Other JSON and prose are not calls; a call cut
+    off mid-object (``max_tokens``) is kept, invalid. Unchecked, like ``parse_hermes_calls``."""
+    names = {t.name for t in request.allowed}
+    fenced = _FENCED.findall(text)
+    calls: list[ToolCall] = []
+    for block in fenced if fenced else [text]:
+        calls += _json_block_calls(block.strip(), names)
+    return calls
+
+
+def _json_block_calls(block: str, names: set[str]) -> list[ToolCall]:
+    decoder = json.JSONDecoder()
+    calls: list[ToolCall] = []
+    position = 0
+    while position < len(block) and block[position] in "[{":
+        try:
+            value, end = decoder.raw_decode(block, position)
+        except json.JSONDecodeError:
+            rest = block[position:]
+            if _name_guess(rest) in names:  # a call cut off: kept, reported invalid
+                calls.append(_hermes_call(rest))
+            break
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, dict) and entry.get("name") in names:
+                arguments = entry.get("arguments", entry.get("parameters", {}))
+                calls.append(
+                    _hermes_call(json.dumps({"name": entry["name"], "arguments": arguments}))
+                )
+        position = end
+        while position < len(block) and block[position] in " \t\r\n,":
+            position += 1
+    return calls
 
 
 def _name_guess(body: str) -> str:

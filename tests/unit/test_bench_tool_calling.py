@@ -110,19 +110,21 @@ def test_an_invalid_call_is_repaired_with_its_error_shown() -> None:
 
 def test_after_its_repairs_the_slm_hands_over_to_the_llm() -> None:
     wrong_tool = ToolCall(id="c1", name="spotify_stop", arguments={})
-    slm = ScriptedModel([[], wrong_tool], name="slm", kind="local")
-    llm = ScriptedModel(
-        [[call("Taylor Swift", 20), call("Maroon 5", 15)]],
-        name="llm",
-        kind="remote",
-        cost_per_token_usd=0.001,
-    )
-    outcome = score("caller", ENTRY, tool_caller(slm, llm, repairs=1))
-    assert outcome.correct and outcome.reached_llm and outcome.repairs == 1
-    shown = [m.content for m in llm.calls[0]]  # the LLM sees the SLM's failures and errors
-    assert len(slm.calls) == 2 and "That call failed: no tool call was made" in shown[1]
-    assert "not one of the offered tools" in shown[-1]
-    assert outcome.llm_tokens > 0 and outcome.cost_usd == outcome.llm_tokens * 0.001
+    right = [call("Taylor Swift", 20), call("Maroon 5", 15)]
+    for sees in (False, True):
+        slm = ScriptedModel([[], wrong_tool], name="slm", kind="local")
+        llm = ScriptedModel([right], name="llm", kind="remote", cost_per_token_usd=0.001)
+        caller = tool_caller(slm, llm, repairs=1, llm_sees_slm=sees)
+        outcome = score("caller", ENTRY, caller)
+        assert outcome.correct and outcome.reached_llm and outcome.repairs == 1
+        assert outcome.llm_tokens > 0 and outcome.cost_usd == outcome.llm_tokens * 0.001
+        shown = [m.content for m in llm.calls[0]]
+        assert len(slm.calls) == 2 and shown[0] == ENTRY.question
+        if sees:  # the SLM's failures and their errors, then the last request to repair
+            assert "That call failed: no tool call was made" in shown[1]
+            assert "not one of the offered tools" in shown[-1]
+        else:
+            assert shown == [ENTRY.question]
 
 
 def test_the_llm_only_row_and_the_goal_verdict() -> None:

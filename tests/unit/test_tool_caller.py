@@ -68,3 +68,41 @@ def test_a_check_of_its_own_decides_when_a_reply_is_done() -> None:
     )
     assert turns.ok and turns.calls[0].id == "b"
     assert slm.calls[1][-1].content == "That call failed: w is 4\nCall area again."
+
+
+def test_a_repeated_call_is_a_loop_to_repair() -> None:
+    looped = [area("a", w=2, h=3), area("b", w=2, h=3)]
+    slm = ScriptedModel([looped, [area("c", w=2, h=3), area("d", w=4, h=3)]])
+    turns = call_tools(
+        "2 by 3 and 4 by 3?",
+        [TOOL],
+        slm=slm,
+        llm=ScriptedModel([]),
+        max_tokens=32,
+        max_repairs=1,
+        llm_attempts=0,
+    )
+    assert turns.ok and turns.repairs == 1
+    assert turns.turns[0].error == (
+        "call 2 repeats call 1 (area with the same arguments); make each call once"
+    )
+
+
+def test_the_llm_can_start_from_the_question_alone() -> None:
+    slm = ScriptedModel(["no call"])
+    llm = ScriptedModel(["no call either", [area("b", w=2, h=3)]])
+    turns = call_tools(
+        "2 by 3?",
+        [TOOL],
+        slm=slm,
+        llm=llm,
+        max_tokens=32,
+        max_repairs=0,
+        llm_attempts=2,
+        llm_sees_slm=False,
+    )
+    assert turns.ok and turns.escalated
+    first, second = llm.calls
+    assert [m.content for m in first] == ["2 by 3?"]  # not the SLM's failure
+    assert second[-1].content.startswith("That call failed: no tool call was made")
+    assert len(second) == 2  # the question and its own failure: no SLM turn

@@ -12,7 +12,7 @@ from collab import Message, ScriptedModel, ToolCall, tool
 from collab.errors import UserError
 from collab.models.local_tools import tool_messages, tool_result
 from collab.models.remote import RemoteModel
-from collab.models.tool_calls import ToolRequest, parse_hermes_calls
+from collab.models.tool_calls import ToolRequest, json_calls, parse_hermes_calls
 from collab.types import messages_as_dicts, normalize_messages
 
 
@@ -146,6 +146,37 @@ def test_a_tool_loop_with_a_function_backed_model() -> None:
     final = model.complete(chat, tools=[add])
     assert final.text == "The answer is 5." and final.tool_calls == []
     assert model.calls[1][1].tool_calls[0].name == "add"
+
+
+def test_json_calls_in_fences_lists_and_cut_off() -> None:
+    request = ToolRequest.of([get_weather, add], "required")
+    assert request is not None
+    text = (
+        'Sure.\n```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```\n'
+        'and\n```json\n[{"name": "add", "arguments": {"a": 1, "b": 2}}, {"name": "x"}]\n```\n'
+        '```json\n{"name": "add", "arguments": {"a": 3'
+    )
+    calls = json_calls(text, request)
+    assert [(c.name, c.arguments) for c in calls[:2]] == [
+        ("get_weather", {"city": "Oslo"}),
+        ("add", {"a": 1, "b": 2}),
+    ]
+    assert len(calls) == 3 and calls[2].name == "add" and calls[2].error is not None
+    two = '{"name": "add", "arguments": {"a": 1, "b": 1}}\n{"name": "add", "arguments": {}}'
+    assert [c.arguments for c in json_calls(two, request)] == [{"a": 1, "b": 1}, {}]
+    assert json_calls('{"name": "Paris"}', request) == []  # JSON, but no offered tool's call
+    assert json_calls("It is sunny.", request) == []
+
+
+def test_remote_reads_json_calls_a_self_hosted_model_wrote_as_text() -> None:
+    text = '```json\n{"name": "add", "arguments": {"a": 2, "b": 3}}\n```'
+    with FaultServer([Reply(content=text)]) as server:
+        model = RemoteModel("openai/fake", api_base=server.api_base, api_key="k", max_retries=0)
+        completion = model.complete("?", tools=[get_weather, add], tool_choice="required")
+    assert completion.text == "" and [c.arguments for c in completion.tool_calls] == [
+        {"a": 2, "b": 3}
+    ]
+    assert completion.tool_calls[0].valid
 
 
 def test_async_scripted_tool_call() -> None:
