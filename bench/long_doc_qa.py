@@ -11,8 +11,11 @@ with answers that occur verbatim in their licence (a test checks it), scored by 
 - ``minions``: ``patterns.minions`` on the three licences as one document;
 - ``llm_all``: the LLM reads the whole corpus, then the question (the corpus first, so a
   server's prompt cache serves it after the first question). Not run by default: it needs a
-  ``--llm`` with a context of 20,000 tokens or more (the embedded server has 4,096); its
-  remote tokens are counted on every row anyway.
+  context of 20,000 tokens or more; run alone (``--systems llm_all``), it starts the embedded
+  server with a 24,576-token context. Its remote tokens are counted on every row anyway.
+
+Each invocation replaces the rows of the systems it ran in ``bench/results/long_doc_qa.json``
+and keeps the others', so the systems can run one at a time.
 
 Each row has the remote tokens spent and those of the LLM reading everything (counted by the
 LLM's tokenizer, no call). ``python -m bench.long_doc_qa --limit 10 --systems rag minions``;
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -189,11 +194,20 @@ def summary(rows: Sequence[Outcome]) -> dict[str, dict[str, float]]:
 
 
 def save(rows: Sequence[Outcome], meta: dict[str, Any], path: Path = RESULTS) -> Path:
+    """Write ``rows`` with the saved rows of the systems they do not cover."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    ran = {r.system for r in rows}
+    if path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        kept = [Outcome(**r) for r in saved.get("rows", []) if r["system"] not in ran]
+        meta = {**saved.get("runs", {}), **{system: meta for system in ran}}
+        rows = [*kept, *rows]
+    else:
+        meta = {system: meta for system in ran}
     payload = {
         "title": "long-document questions: rag and minions vs the LLM reading everything",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **meta,
+        "runs": meta,
         "summary": summary(rows),
         "rows": [asdict(r) for r in rows],
     }
@@ -207,6 +221,21 @@ def _progress(r: Outcome) -> None:
     print(f"{r.id} {r.system}: {'right' if r.correct else 'wrong'} {tokens} {said!r}")
 
 
+WHOLE_CONTEXT = 24_576
+"""The embedded server's context when the LLM reads the whole corpus."""
+
+
+def _llm(model: str | None, *, threads: int, whole: bool) -> AbstractContextManager[Model]:
+    """The remote LLM: ``model`` (or $COLLAB_LLM), else the embedded server, with a context
+    for the whole corpus when ``whole``."""
+    import collab
+    from collab.models.default_llm import LLM_ENV_VAR
+
+    if model or os.environ.get(LLM_ENV_VAR):
+        return collab.default_llm(model)
+    return collab.embedded_llm(n_threads=threads, n_ctx=WHOLE_CONTEXT if whole else None)
+
+
 def main(argv: list[str] | None = None) -> None:
     import collab
 
@@ -215,12 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="the first N questions only")
     parser.add_argument("--slm", default="smollm2-135m-instruct")
     parser.add_argument("--llm", help="LiteLLM model string (default: the embedded server)")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads per model")
     args = parser.parse_args(argv)
     items = questions()[: args.limit]
     docs = documents(sorted({q.document for q in questions()}))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with (
-        collab.LocalModel.from_catalog(args.slm, n_threads=2) as slm,
-        collab.default_llm(args.llm) as llm,
+        collab.LocalModel.from_catalog(args.slm, n_threads=args.threads) as slm,
+        _llm(args.llm, threads=args.threads, whole="llm_all" in args.systems) as llm,
     ):
         index = None
         if "rag" in args.systems:
@@ -240,7 +271,8 @@ def main(argv: list[str] | None = None) -> None:
             index=index,
             on_row=_progress,
         )
-    path = save(rows, {"slm": args.slm, "llm": llm.name, "questions": len(items)})
+    meta = {"slm": args.slm, "llm": llm.name, "questions": len(items), "started": started}
+    path = save(rows, {**meta, "threads": args.threads})
     print(json.dumps(summary(rows), indent=1))
     print(f"saved {path}")
 

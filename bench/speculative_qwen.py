@@ -39,12 +39,15 @@ from typing import Any
 from bench.report import Row, report
 from bench.speculative import PASSAGE, Timing, timed
 
-ROUNDS = 1
-THREADS = 1
-"""Threads per model (0: one per core). One here: this 2-core VM is shared with other jobs, and
-llama.cpp's threads wait for each other at every step, so two threads on an oversubscribed
-pair of cores decoded the 1.5B 15x slower than one (2 s against 134 ms a token)."""
-MAX_TOKENS = 64
+ROUNDS = 3
+THREADS = int(os.environ.get("BENCH_THREADS", "0"))
+"""Threads per model (0: one per core). Run it on an otherwise idle machine: llama.cpp's threads
+wait for each other at every step, so two threads on an oversubscribed pair of cores decoded
+the 1.5B 15x slower than one (2 s against 134 ms a token); ``BENCH_THREADS=1`` on a shared one."""
+LLAMA_ROUNDS = 1
+"""Rounds of llama-cpp-python's prompt lookup, which runs at a few tokens a second here (it
+recomputes logits for every position with ``logits_all``)."""
+MAX_TOKENS = 128
 N_CTX = 2048
 TARGET = "qwen2.5-coder-1.5b-instruct"
 DRAFTER = "qwen2.5-coder-0.5b-instruct"
@@ -54,7 +57,7 @@ CROSS_DRAFTER = "smollm2-135m-instruct"
 EDIT_MODULE = "httpx._types"
 """A real module (from site-packages) the edit task rewrites."""
 EDIT_RENAME = ("PrimitiveData", "Primitive")
-HUMANEVAL_ITEMS = (0,)
+HUMANEVAL_ITEMS = (0, 1, 2)
 """HumanEval problems timed (indices)."""
 FLOORS = {"edit": 2.0, "extract": 1.3, "chat": 0.95, "humaneval": 0.95}
 LOOKUP_SIDES = ("lookup (bit-identical)", "lookup (batched)")
@@ -111,8 +114,11 @@ class Side:
     prefill seconds; the seconds of prefill the prompt costs this side."""
     prefill_s: dict[str, float] = field(default_factory=dict)
     timings: dict[str, list[Timing]] = field(default_factory=dict)
-    texts: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """Per task, each run's text and the reference's for its prompt."""
     stats: dict[str, list[Any]] = field(default_factory=dict)
+    rounds: int = ROUNDS
+    """Timed rounds per prompt (the first ``rounds`` of the run's)."""
 
     def decode_s(self, task: str) -> float:
         return float(statistics.median(t.total_s - t.first_s for t in self.timings[task]))
@@ -185,7 +191,7 @@ def llama_side(name: str, llm: Any, render: Callable[[Any], list[int]]) -> Side:
         llm.eval(render(prompt))
         return time.perf_counter() - started
 
-    return Side(name, run, warm)
+    return Side(name, run, warm, rounds=LLAMA_ROUNDS)
 
 
 SKIP_KEEP = 20
@@ -254,15 +260,14 @@ def build_sides(threads: int, folder: Path) -> tuple[Any, list[Side], list[Any]]
     return reference, sides, closing
 
 
-def run_task(task: str, prompts: list[Any], reference: Any, sides: list[Side]) -> list[str]:
+def run_task(task: str, prompts: list[Any], reference: Any, sides: list[Side]) -> None:
     """Per prompt: the reference's output (its cold run gives the speculative context's
-    prefill), every side warmed, then ``ROUNDS`` interleaved rounds. The reference's texts."""
-    texts = []
+    prefill), every side warmed, then ``ROUNDS`` interleaved rounds."""
     for i, prompt in enumerate(prompts):
         with reference.hold() as llm:
             llm.reset()
         timing, _ = _stream_run(reference)(prompt)
-        texts += [timing.text] * ROUNDS
+        reference_text = timing.text
         _log(f"{task}/{i}: reference, {timing.tokens} tokens in {timing.total_s:.1f} s")
         with reference.hold() as llm:
             state = llm.save_state()
@@ -270,11 +275,13 @@ def run_task(task: str, prompts: list[Any], reference: Any, sides: list[Side]) -
             prefill = side.warm(prompt, state, timing.first_s)
             side.prefill_s[task] = side.prefill_s.get(task, 0.0) + prefill
         _log(f"{task}/{i}: warmed")
-        for _ in range(ROUNDS):
+        for r in range(ROUNDS):
             for side in sides:
+                if r >= side.rounds:
+                    continue
                 timing, stats = side.run(prompt)
                 side.timings.setdefault(f"{task}/{i}", []).append(timing)
-                side.texts.setdefault(task, []).append(timing.text)
+                side.texts.setdefault(task, []).append((timing.text, reference_text))
                 side.stats.setdefault(task, []).append(stats)
             _log(f"{task}/{i}: round")
     for side in sides:  # a task's decode time: the sum over its prompts of their medians
@@ -286,9 +293,8 @@ def run_task(task: str, prompts: list[Any], reference: Any, sides: list[Side]) -
                 sum(p[r].first_s for p in parts),
                 sum(p[r].total_s for p in parts),
             )
-            for r in range(ROUNDS)
+            for r in range(min(ROUNDS, side.rounds))
         ]
-    return texts
 
 
 _STARTED = time.perf_counter()
@@ -309,7 +315,7 @@ def first_difference(ours: str, theirs: str, tokenize: Callable[[str], list[int]
 
 
 def task_rows(
-    task: str, label: str, by_name: dict[str, Side], reference: list[str], tokenize: Any
+    task: str, label: str, by_name: dict[str, Side], tokenize: Any
 ) -> list[Row]:
     plain = by_name["plain"]
     rows = []
@@ -329,7 +335,7 @@ def task_rows(
             )
         diffs = [
             first_difference(a, b, tokenize)
-            for a, b in zip(side.texts[task], reference, strict=True)
+            for a, b in side.texts[task]
         ]
         same = sum(d is None for d in diffs)
         notes.append(
@@ -353,7 +359,7 @@ def task_rows(
                 "; ".join(notes),
             )
         )
-    same_ref = sum(a == b for a, b in zip(plain.texts[task], reference, strict=True))
+    same_ref = sum(a == b for a, b in plain.texts[task])
     rows.append(
         Row(
             f"{label}: plain (default context) equals plain on the speculative context",
@@ -405,14 +411,13 @@ def run() -> Path:
     with TemporaryDirectory() as folder:
         reference, sides, closing = build_sides(threads, Path(folder))
         _log("models loaded and probed")
-        texts = {}
         for task, (_, prompts) in all_tasks.items():
-            texts[task] = run_task(task, prompts, reference, sides)
+            run_task(task, prompts, reference, sides)
             print(f"{task} done at {time.perf_counter() - started:.0f} s", flush=True)
         by_name = {side.name: side for side in sides}
         rows = []
         for task, (label, _) in all_tasks.items():
-            rows += task_rows(task, label, by_name, texts[task], reference.tokenize)
+            rows += task_rows(task, label, by_name, reference.tokenize)
         for model in [reference, *closing]:
             model.close()
     path = model_path(TARGET)

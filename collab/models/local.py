@@ -50,6 +50,7 @@ from collab.models.local_tools import (
     tool_messages,
     tool_result,
 )
+from collab.models.prompt_staging import stage_prompt
 from collab.models.tool_calls import ToolRequest, tool_args
 from collab.speculative.config import Speculative
 from collab.speculative.config import resolve as resolve_speculative
@@ -451,6 +452,7 @@ class LocalModel:
             llm = self._live()
             grammar = self._grammars.get(checked, llm) if checked is not None else None
             try:
+                stage_prompt(llm, tokens)
                 out: Any = llm.create_completion(
                     tokens,
                     max_tokens=max_tokens,
@@ -575,6 +577,7 @@ class LocalModel:
         def produce() -> Iterator[str]:
             llm = self._live()
             if self._speculative is None:
+                stage_prompt(llm, tokens)
                 return generate_deltas(
                     llm,
                     tokens,

@@ -59,29 +59,24 @@ class Context:
     def prefill(self, tokens: Sequence[int]) -> NDArray[np.float32]:
         """Make the cache hold exactly ``tokens``; returns the logits after the last one.
 
-        The cached prefix is reused exactly as ``Llama.generate`` reuses it, and the rest is
-        evaluated with ``Llama.eval`` (same batches), so the cache ends up bit-identical to
-        the one a plain completion of ``tokens`` would build from the same state.
+        Staged as every plain completion is (``collab.models.prompt_staging``): all but the
+        last token in aligned chunks, reusing whole cached chunks, then the last one alone; so
+        the cache ends up bit-identical to the one a plain completion of ``tokens`` builds,
+        cold or warm.
         """
-        import numpy as np
+        from collab.models.prompt_staging import stage_prompt, staged_tokens
 
         llm = self.llm
-        tokens = list(tokens)
-        if llm.n_tokens > 0:
-            cached = llm.input_ids[: llm.n_tokens]
-            limit = min(len(cached), len(tokens))
-            same = np.flatnonzero(cached[:limit] != np.asarray(tokens[:limit]))
-            longest = int(same[0]) if len(same) else limit
-            consumed = longest == len(tokens)
-            if consumed and llm.n_tokens == len(tokens) and not llm._requires_eval:
-                return self.last_logits()  # the last decode was this very prompt
-            reuse = longest - 1 if consumed else longest
-            if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
-                llm.n_tokens = reuse
-                tokens = tokens[reuse:]
-            else:
-                llm.reset()  # type: ignore[no-untyped-call]
-        llm.eval(tokens)
+        tokens = [int(t) for t in tokens]
+        if (
+            llm.n_tokens == len(tokens)
+            and not llm._requires_eval
+            and staged_tokens(llm) == tokens[:-1]
+            and self.tokens() == tokens
+        ):
+            return self.last_logits()  # the last decode was this very prompt
+        stage_prompt(llm, tokens)
+        llm.eval(tokens[-1:])
         return self.last_logits()
 
     def last_logits(self) -> NDArray[np.float32]:
@@ -105,6 +100,9 @@ class Context:
             raise ValueError(f"decode takes 1..{self.n_batch} tokens, got {n}")
         if start + n > self.n_ctx:
             raise DecodeError(f"{start + n} tokens do not fit the context of {self.n_ctx}")
+        from collab.models.prompt_staging import forget_from
+
+        forget_from(self.llm, start)
         batch = self._raw_batch
         batch.n_tokens = n
         for i, token in enumerate(tokens):
@@ -127,6 +125,9 @@ class Context:
     def truncate(self, n_keep: int) -> None:
         """Drop every cached position from ``n_keep`` on (KV rollback)."""
         if n_keep < self.llm.n_tokens:
+            from collab.models.prompt_staging import forget_from
+
+            forget_from(self.llm, n_keep)
             if not self.llm._ctx.kv_cache_seq_rm(0, n_keep, -1):
                 raise DecodeError(f"llama.cpp could not drop KV cells from {n_keep} on")
             self.llm.n_tokens = n_keep

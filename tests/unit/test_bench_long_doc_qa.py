@@ -89,3 +89,17 @@ def test_a_system_that_fails_on_a_question_gives_an_error_row() -> None:
     )
     assert not row.correct and row.error and "RemoteAPIError" in row.error
     assert long_doc_qa.summary([row])["llm_all"]["errors"] == 1
+
+
+def test_saving_one_system_keeps_the_saved_rows_of_the_others(tmp_path: Path) -> None:
+    def outcome(system: str, correct: bool) -> long_doc_qa.Outcome:
+        return long_doc_qa.Outcome("a-01", system, "x", correct, 10, 100, 1, 0.1)
+
+    path = tmp_path / "out.json"
+    long_doc_qa.save([outcome("rag", True), outcome("llm_all", False)], {"slm": "a"}, path=path)
+    long_doc_qa.save([outcome("llm_all", True)], {"slm": "b"}, path=path)
+    saved = json.loads(path.read_text())
+    assert sorted(r["system"] for r in saved["rows"]) == ["llm_all", "rag"]
+    assert saved["summary"]["llm_all"]["accuracy"] == 1.0
+    assert saved["summary"]["rag"]["accuracy"] == 1.0
+    assert saved["runs"]["rag"]["slm"] == "a" and saved["runs"]["llm_all"]["slm"] == "b"
