@@ -176,12 +176,15 @@ def evaluate(
 
 
 def summary(rows: Sequence[Outcome]) -> dict[str, dict[str, float]]:
-    """Per system: accuracy, mean remote tokens, and their share of the read-everything ones."""
+    """Per system: accuracy, mean remote tokens, and their share of the read-everything ones:
+    what ``llm_all`` spent on the same question where it ran (the provider's count), else
+    the estimate of each row."""
+    measured = {r.id: r.remote_tokens for r in rows if r.system == "llm_all" and r.error is None}
     table: dict[str, dict[str, float]] = {}
     for system in dict.fromkeys(r.system for r in rows):
         mine = [r for r in rows if r.system == system]
         spent = sum(r.remote_tokens for r in mine)
-        baseline = sum(r.baseline_remote_tokens for r in mine)
+        baseline = sum(measured.get(r.id, r.baseline_remote_tokens) for r in mine)
         table[system] = {
             "n": len(mine),
             "accuracy": sum(r.correct for r in mine) / len(mine),

@@ -103,3 +103,13 @@ def test_saving_one_system_keeps_the_saved_rows_of_the_others(tmp_path: Path) ->
     assert saved["summary"]["llm_all"]["accuracy"] == 1.0
     assert saved["summary"]["rag"]["accuracy"] == 1.0
     assert saved["runs"]["rag"]["slm"] == "a" and saved["runs"]["llm_all"]["slm"] == "b"
+
+
+def test_the_baseline_is_what_the_llm_reading_everything_spent_where_it_ran() -> None:
+    def outcome(qid: str, system: str, spent: int) -> long_doc_qa.Outcome:
+        return long_doc_qa.Outcome(qid, system, "x", True, spent, 1000, 1, 0.1)
+
+    rows = [outcome("q1", "llm_all", 800), outcome("q1", "rag", 80), outcome("q2", "rag", 100)]
+    table = long_doc_qa.summary(rows)
+    assert table["llm_all"]["remote_token_share"] == 1.0
+    assert table["rag"]["remote_token_share"] == pytest.approx(180 / 1800)
