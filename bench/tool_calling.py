@@ -13,7 +13,9 @@ per expected one, in any order). Rows, on each category:
 - tool caller (``collab.patterns.tool_caller.call_tools``): the SLM calls; a reply without a
   valid call (none, an invalid one, or one repeated) is shown its error and repaired at most
   ``--repairs`` times, then the LLM is asked the question afresh (``--llm-sees-slm``: with the
-  SLM's failed calls).
+  SLM's failed calls);
+- tool caller, grounded: the same, and an SLM call whose argument values the question does not
+  contain (``collab.patterns.tool_caller.grounded_check``) fails as well.
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -35,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from collab.patterns.tool_caller import ToolTurns, call_tools
+from collab.patterns.tool_caller import ToolTurns, call_tools, grounded_check
 
 from collab.budget.run import Run
 from collab.errors import CollabError
@@ -115,8 +117,16 @@ def llm_only(llm: Model) -> Answerer:
 
 
 def tool_caller(
-    slm: Model, llm: Model, *, repairs: int = REPAIRS, llm_sees_slm: bool = False
+    slm: Model,
+    llm: Model,
+    *,
+    repairs: int = REPAIRS,
+    llm_sees_slm: bool = False,
+    grounded: bool = False,
 ) -> Answerer:
+    """The SLM's calls, repaired, then the LLM's; ``grounded``: SLM calls whose argument values
+    the question does not contain fail too (``grounded_check``)."""
+
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
         turns = call_tools(
             _prompt(entry),
@@ -127,6 +137,7 @@ def tool_caller(
             max_repairs=repairs,
             llm_attempts=1,
             llm_sees_slm=llm_sees_slm,
+            check=grounded_check(entry.question) if grounded else None,
         )
         return turns, turns.calls
 
@@ -341,6 +352,16 @@ def main(argv: list[str] | None = None) -> int:
                     (
                         f"tool caller ({label}, {args.repairs} repairs, then the LLM)",
                         tool_caller(slm, llm, repairs=args.repairs, llm_sees_slm=args.llm_sees_slm),
+                    ),
+                    (
+                        f"tool caller, grounded ({label}, {args.repairs} repairs, then the LLM)",
+                        tool_caller(
+                            slm,
+                            llm,
+                            repairs=args.repairs,
+                            llm_sees_slm=args.llm_sees_slm,
+                            grounded=True,
+                        ),
                     ),
                 ]
                 outcomes += evaluate(systems, items, on_outcome=_progress)

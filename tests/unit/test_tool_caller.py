@@ -5,7 +5,7 @@ from __future__ import annotations
 from collab.patterns.tool_caller import call_tools
 
 from collab.models.scripted import ScriptedModel
-from collab.types import ToolCall
+from collab.types import Completion, ToolCall
 
 TOOL = {
     "type": "function",
@@ -106,3 +106,42 @@ def test_the_llm_can_start_from_the_question_alone() -> None:
     assert [m.content for m in first] == ["2 by 3?"]  # not the SLM's failure
     assert second[-1].content.startswith("That call failed: no tool call was made")
     assert len(second) == 2  # the question and its own failure: no SLM turn
+
+
+def _calls(*arguments: dict[str, object]) -> list[ToolCall]:
+    return [ToolCall(id=f"c{i}", name="f", arguments=a) for i, a in enumerate(arguments)]
+
+
+def test_arguments_found_in_the_request_are_grounded() -> None:
+    from collab.patterns.tool_caller import ungrounded_argument
+
+    request = "Convert 1,500 Canadian dollars to USD for New York, at 2.5% fee."
+    calls = _calls(
+        {"amount": 1500, "fee": 2.5, "to": "USD", "city": "new york", "verbose": True},
+        {"where": "New York, Canadian", "codes": ["usd"], "note": ""},
+    )
+    assert ungrounded_argument(calls, request) is None
+
+
+def test_a_value_from_nowhere_is_named() -> None:
+    from collab.patterns.tool_caller import ungrounded_argument
+
+    request = "Convert 1,500 Canadian dollars to USD."
+    assert ungrounded_argument(_calls({"amount": 1500, "base": "CAD"}), request) == (
+        "f(base='CAD'): 'CAD' is not in the request"
+    )
+    assert "1600" in (ungrounded_argument(_calls({"amounts": [1500, 1600]}), request) or "")
+
+
+def test_the_grounded_check_sends_an_ungrounded_slm_call_on_and_takes_the_llms() -> None:
+    from collab.patterns.tool_caller import grounded_check
+
+    check = grounded_check("Weather in Paris?")
+
+    def reply(**arguments: object) -> Completion:
+        return Completion(text="", model="slm", kind="local", tool_calls=tuple(_calls(arguments)))
+
+    invented = reply(city="London")
+    assert "London" in (check("slm", invented) or "")
+    assert check("llm", invented) is None
+    assert check("slm", reply(city="Paris")) is None
