@@ -145,3 +145,24 @@ def test_a_missing_bm25s_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     index.add(DOCS)
     with pytest.raises(UserError, match="needs the bm25s package"):
         index.search("tea")
+
+
+def test_the_vector_ranking_weighs_less_than_bm25_and_the_weight_is_saved(tmp_path: Path) -> None:
+    misleading = ScriptedModel(
+        [],
+        name="slm",
+        kind="local",
+        embeddings=lambda text: [1.0, 0.0] if "dogs" in text.lower() or "?" in text else [0, 1],
+    )
+    index = RagIndex(embedder=misleading)
+    index.add(DOCS)
+    query = "When was the Eiffel Tower completed?"
+    [top] = index.search(query, k=1)
+    assert top.chunk.doc_id == "tower" and top.vector_rank != 1  # BM25's first wins
+    hit = {h.chunk.doc_id: h for h in index.search(query, k=3)}["tower"]
+    assert hit.score == pytest.approx(1 / 61 + 0.25 / (60 + hit.vector_rank))
+    index.vector_weight = 3.0
+    dogs = {h.chunk.doc_id: h for h in index.search(query, k=3)}["dogs"]
+    assert dogs.vector_rank == 1 and dogs.score == pytest.approx(3.0 / 61)
+    index.save(tmp_path)
+    assert RagIndex.load(tmp_path, embedder=misleading).vector_weight == 3.0
