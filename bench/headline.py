@@ -183,11 +183,12 @@ def plot(reports: dict[str, EvalReport], path: Path) -> None:
             [1000 * r.remote_usd for r in curve],
             [100 * r.accuracy for r in curve],
             marker=".",
-            label=key.removeprefix("he-"),
+            label=f"{key.removeprefix('he-')} ({report.n_items} problems)",
         )
         for row in report.rows:
             if row.threshold is None and row.label in {"llm-only", "slm-only"}:
                 name = row.label if row.label == "llm-only" else f"slm-only ({report.slm[:12]})"
+                name = f"{name}, {report.n_items}"
                 axes.annotate(name, (1000 * row.remote_usd, 100 * row.accuracy), fontsize=7)
     axes.set_xlabel("LLM cost, $ per 1,000 problems (stand-in list price)")
     axes.set_ylabel("pass@1 (%)")
