@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from collab.models.prompt_staging import forget_from, stage_prompt, staged_tokens
+
 if TYPE_CHECKING:
     import numpy as np
     from llama_cpp import Llama
@@ -64,8 +66,6 @@ class Context:
         the cache ends up bit-identical to the one a plain completion of ``tokens`` builds,
         cold or warm.
         """
-        from collab.models.prompt_staging import stage_prompt, staged_tokens
-
         llm = self.llm
         tokens = [int(t) for t in tokens]
         if (
@@ -100,8 +100,6 @@ class Context:
             raise ValueError(f"decode takes 1..{self.n_batch} tokens, got {n}")
         if start + n > self.n_ctx:
             raise DecodeError(f"{start + n} tokens do not fit the context of {self.n_ctx}")
-        from collab.models.prompt_staging import forget_from
-
         forget_from(self.llm, start)
         batch = self._raw_batch
         batch.n_tokens = n
@@ -125,8 +123,6 @@ class Context:
     def truncate(self, n_keep: int) -> None:
         """Drop every cached position from ``n_keep`` on (KV rollback)."""
         if n_keep < self.llm.n_tokens:
-            from collab.models.prompt_staging import forget_from
-
             forget_from(self.llm, n_keep)
             if not self.llm._ctx.kv_cache_seq_rm(0, n_keep, -1):
                 raise DecodeError(f"llama.cpp could not drop KV cells from {n_keep} on")
