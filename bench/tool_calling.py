@@ -15,7 +15,11 @@ per expected one, in any order). Rows, on each category:
   ``--repairs`` times, then the LLM is asked the question afresh (``--llm-sees-slm``: with the
   SLM's failed calls);
 - tool caller, grounded: the same, and an SLM call whose argument values the question does not
-  contain (``collab.patterns.tool_caller.grounded_check``) fails as well.
+  contain, or that turns on a flag the question does not name
+  (``collab.patterns.tool_caller.grounded_check``), fails as well;
+- tool caller, complete: grounded, and an SLM reply that leaves a value of the question unused
+  (a number, a quoted value, a name listed beside a used one: ``complete_check``) fails too, so
+  a reply making one call where the question asks for several is repaired, then escalated.
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -35,9 +39,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from collab.patterns.tool_caller import ToolTurns, call_tools, grounded_check
+from collab.patterns.tool_caller import ToolTurns, call_tools, complete_check, grounded_check
 
 from collab.budget.run import Run
 from collab.errors import CollabError
@@ -122,10 +126,12 @@ def tool_caller(
     *,
     repairs: int = REPAIRS,
     llm_sees_slm: bool = False,
-    grounded: bool = False,
+    check: Literal["valid", "grounded", "complete"] = "valid",
 ) -> Answerer:
-    """The SLM's calls, repaired, then the LLM's; ``grounded``: SLM calls whose argument values
-    the question does not contain fail too (``grounded_check``)."""
+    """The SLM's calls, repaired, then the LLM's; ``check``: which SLM replies fail, besides
+    invalid ones: ungrounded ones (``grounded_check``), or those also leaving a value of the
+    question unused (``complete_check``)."""
+    checks = {"valid": None, "grounded": grounded_check, "complete": complete_check}
 
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
         turns = call_tools(
@@ -137,7 +143,7 @@ def tool_caller(
             max_repairs=repairs,
             llm_attempts=1,
             llm_sees_slm=llm_sees_slm,
-            check=grounded_check(entry.question) if grounded else None,
+            check=None if checks[check] is None else checks[check](entry.question),
         )
         return turns, turns.calls
 
@@ -353,15 +359,18 @@ def main(argv: list[str] | None = None) -> int:
                         f"tool caller ({label}, {args.repairs} repairs, then the LLM)",
                         tool_caller(slm, llm, repairs=args.repairs, llm_sees_slm=args.llm_sees_slm),
                     ),
-                    (
-                        f"tool caller, grounded ({label}, {args.repairs} repairs, then the LLM)",
-                        tool_caller(
-                            slm,
-                            llm,
-                            repairs=args.repairs,
-                            llm_sees_slm=args.llm_sees_slm,
-                            grounded=True,
-                        ),
+                    *(
+                        (
+                            f"tool caller, {check} ({label}, {args.repairs} repairs, then the LLM)",
+                            tool_caller(
+                                slm,
+                                llm,
+                                repairs=args.repairs,
+                                llm_sees_slm=args.llm_sees_slm,
+                                check=check,
+                            ),
+                        )
+                        for check in ("grounded", "complete")
                     ),
                 ]
                 outcomes += evaluate(systems, items, on_outcome=_progress)

@@ -11,16 +11,22 @@ this way.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from collab.models.base import Model
 from collab.tools import ToolChoice, ToolLike
 from collab.types import Completion, Message, Prompt, ToolCall, normalize_messages
 
+from .call_grounding import (
+    Caller,
+    Check,
+    complete_check,
+    grounded_check,
+    reply_error,
+    ungrounded_argument,
+    unused_value,
+)
 from .fencing import fence
 
 __all__ = [
@@ -28,15 +34,12 @@ __all__ = [
     "ToolTurn",
     "ToolTurns",
     "call_tools",
+    "complete_check",
     "grounded_check",
     "reply_error",
     "ungrounded_argument",
+    "unused_value",
 ]
-
-Caller = Literal["slm", "llm"]
-
-Check = Callable[[Caller, Completion], "str | None"]
-"""Why a reply fails (shown to the model that repairs it), or ``None`` when it is done."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,85 +74,6 @@ class ToolTurns:
     @property
     def escalated(self) -> bool:
         return any(t.by == "llm" for t in self.turns)
-
-
-def reply_error(completion: Completion) -> str | None:
-    """The default check: no call at all, the first invalid call's error, or a call repeated
-    with the very same arguments (a small model looping: under a grammar that admits more
-    calls it may write the same one until ``max_tokens``)."""
-    if not completion.tool_calls:
-        return "no tool call was made"
-    seen: dict[tuple[str, str], int] = {}
-    for number, call in enumerate(completion.tool_calls, 1):
-        if call.error is not None:
-            return f"call of {call.name or 'an unnamed tool'}: {call.error}"
-        key = (call.name, json.dumps(call.arguments, sort_keys=True))
-        if key in seen:
-            return (
-                f"call {number} repeats call {seen[key]} ({call.name} with the same arguments); "
-                "make each call once"
-            )
-        seen[key] = number
-    return None
-
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def ungrounded_argument(calls: Sequence[ToolCall], request: str) -> str | None:
-    """The first argument value of ``calls`` that ``request`` does not contain, named (``None``
-    when every one is there): strings as written or word by word, numbers as written in digits;
-    booleans and empty values pass. A small model that fills a parameter from nowhere, a unit
-    the request never names or a number it never gave, is caught by this before any call runs."""
-    text = request.lower()
-    words = set(_WORD.findall(text))
-    numbers = {_as_number(n) for n in _NUMBER.findall(text)}
-    for call in calls:
-        for name, value in call.arguments.items():
-            missing = _missing(value, text, words, numbers)
-            if missing is not None:
-                return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
-    return None
-
-
-def _missing(value: Any, text: str, words: set[str], numbers: set[float | None]) -> Any:
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return None if float(value) in numbers or str(value) in text else value
-    if isinstance(value, str):
-        lowered = value.lower().strip()
-        if lowered in text or set(_WORD.findall(lowered)) <= words:
-            return None
-        return value
-    items = value.values() if isinstance(value, dict) else value
-    if isinstance(items, list | tuple) or isinstance(value, dict):
-        for item in items:
-            missing = _missing(item, text, words, numbers)
-            if missing is not None:
-                return missing
-    return None
-
-
-def _as_number(written: str) -> float | None:
-    try:
-        return float(written.replace(",", ""))
-    except ValueError:
-        return None
-
-
-def grounded_check(request: str) -> Check:
-    """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
-    ``ungrounded_argument`` against ``request`` (the LLM's replies are taken when valid)."""
-
-    def check(by: Caller, completion: Completion) -> str | None:
-        error = reply_error(completion)
-        if error is None and by == "slm":
-            error = ungrounded_argument(completion.tool_calls, request)
-        return error
-
-    return check
 
 
 def call_tools(

@@ -148,3 +148,15 @@ def test_the_commands_in_the_docs_parse() -> None:
     assert len(commands) == 2
     parsed = [tool_calling.arguments().parse_args(shlex.split(c)) for c in commands]
     assert parsed[0].limit == 20 and parsed[1].categories == ["parallel"] and parsed[1].repairs == 1
+
+
+def test_the_complete_caller_repairs_a_reply_that_makes_one_call_of_two() -> None:
+    one = [call("Taylor Swift", 20, id_="c1")]
+    both = [call("Taylor Swift", 20), call("Maroon 5", 15)]
+    for check, correct, repaired in (("valid", False, 0), ("complete", True, 1)):
+        slm = ScriptedModel([one, both], name="slm", kind="local")
+        llm = ScriptedModel([], name="llm", kind="remote")
+        outcome = score("caller", ENTRY, tool_caller(slm, llm, check=check))  # type: ignore[arg-type]
+        assert outcome.correct is correct and outcome.repairs == repaired
+        assert not outcome.reached_llm
+    assert "which no call uses" in slm.calls[1][-1].content  # the repair says what is left out

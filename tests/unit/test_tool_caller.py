@@ -117,7 +117,7 @@ def test_arguments_found_in_the_request_are_grounded() -> None:
 
     request = "Convert 1,500 Canadian dollars to USD for New York, at 2.5% fee."
     calls = _calls(
-        {"amount": 1500, "fee": 2.5, "to": "USD", "city": "new york", "verbose": True},
+        {"amount": 1500, "fee": 2.5, "to": "USD", "city": "new york", "verbose": False},
         {"where": "New York, Canadian", "codes": ["usd"], "note": ""},
     )
     assert ungrounded_argument(calls, request) is None

@@ -1,0 +1,235 @@
+"""Tool calls checked against the request they answer, with no model: grounded and complete.
+
+A small model's tool calls are usually valid (the grammar sees to it) but often wrong in two
+ways a schema cannot see: a value the request never gave (a unit, a default, a number from
+nowhere), and a value the request gave that no call uses (it asked for two cities, the model
+called once). ``ungrounded_argument`` finds the first, ``unused_value`` the second, and
+``grounded_check`` / ``complete_check`` make them ``call_tools`` checks: an SLM reply that fails
+one is repaired, then escalated. The LLM's replies are taken when valid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from collab.types import Completion, ToolCall
+
+__all__ = [
+    "complete_check",
+    "grounded_check",
+    "reply_error",
+    "ungrounded_argument",
+    "unused_value",
+]
+
+Caller = Literal["slm", "llm"]
+
+Check = Callable[[Caller, Completion], "str | None"]
+"""Why a reply fails (shown to the model that repairs it), or ``None`` when it is done."""
+
+
+def reply_error(completion: Completion) -> str | None:
+    """The default check: no call at all, the first invalid call's error, or a call repeated
+    with the very same arguments (a small model looping: under a grammar that admits more
+    calls it may write the same one until ``max_tokens``)."""
+    if not completion.tool_calls:
+        return "no tool call was made"
+    seen: dict[tuple[str, str], int] = {}
+    for number, call in enumerate(completion.tool_calls, 1):
+        if call.error is not None:
+            return f"call of {call.name or 'an unnamed tool'}: {call.error}"
+        key = (call.name, json.dumps(call.arguments, sort_keys=True))
+        if key in seen:
+            return (
+                f"call {number} repeats call {seen[key]} ({call.name} with the same arguments); "
+                "make each call once"
+            )
+        seen[key] = number
+    return None
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def ungrounded_argument(calls: Sequence[ToolCall], request: str) -> str | None:
+    """The first argument value of ``calls`` that ``request`` does not contain, named (``None``
+    when every one is there): strings as written or word by word, numbers as written in digits,
+    a flag set to True only if the request names it (``include_history`` by "history"); false
+    and empty values pass. A small model that fills a parameter from nowhere, a unit
+    the request never names or a number it never gave, is caught by this before any call runs."""
+    text = request.lower()
+    words = set(_WORD.findall(text))
+    numbers = {_as_number(n) for n in _NUMBER.findall(text)}
+    for call in calls:
+        for name, value in call.arguments.items():
+            if value is True and not _named(name, words):
+                return (
+                    f"{call.name}({name}=True): the request does not ask for {name}; "
+                    "leave it out unless it does"
+                )
+            missing = _missing(value, text, words, numbers)
+            if missing is not None:
+                return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
+    return None
+
+
+def _named(parameter: str, words: set[str]) -> bool:
+    """Whether a request's ``words`` name ``parameter`` (``include_history``, ``extraInfo``):
+    one of its words of 4 letters or more begins a request word, compared on 5 letters at
+    most ("standardize" is named by "standardization"); a name with no such word passes."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", parameter).lower()
+    parts = [p[:5] for p in _WORD.findall(spaced) if len(p) >= 4]
+    return not parts or any(w.startswith(p) for p in parts for w in words)
+
+
+def _missing(value: Any, text: str, words: set[str], numbers: set[float | None]) -> Any:
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return None if float(value) in numbers or str(value) in text else value
+    if isinstance(value, str):
+        lowered = value.lower().strip()
+        if lowered in text or set(_WORD.findall(lowered)) <= words:
+            return None
+        return value
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, list | tuple) or isinstance(value, dict):
+        for item in items:
+            missing = _missing(item, text, words, numbers)
+            if missing is not None:
+                return missing
+    return None
+
+
+def _as_number(written: str) -> float | None:
+    try:
+        return float(written.replace(",", ""))
+    except ValueError:
+        return None
+
+
+# A number in the request: not glued to a word before it ("BRCA1", "June01", "x^3" pass), a
+# clock time as one value ("22:00"), then what scales it ("5%", "50 million").
+_GIVEN_NUMBER = re.compile(
+    r"(?<![\w^.$-])(?P<time>\d{1,2}:\d{2})"
+    r"|(?<![\w^.,])(?P<number>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?![\d,]\d)(?P<scale>\s*(?:%|percent\b|thousand\b"
+    r"|million\b|billion\b))?",
+    re.IGNORECASE,
+)
+_SCALES = {"%": 0.01, "percent": 0.01, "thousand": 1e3, "million": 1e6, "billion": 1e9}
+# A quoted value: 2 to 80 characters between matching quotes that are not apostrophes.
+_QUOTED = re.compile(r"(?<!\w)(['\"])(?P<value>[^'\"\n]{2,80}?)\1(?!\w)")
+# Names joined by "and", "or" or a comma ("Persian Empire and Mauryan Empire", "Mars and
+# Jupiter"): the capitalised words of each, the first not opening a sentence.
+_NAME = r"[A-Z][\w&-]*(?:\s+(?:of\s+)?[A-Z][\w&-]*)*"
+_JOINED = re.compile(
+    rf"(?<![.!?]\s)(?<!^)\b(?P<first>{_NAME})(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+)"
+    rf"(?P<second>{_NAME})"
+)
+
+
+def unused_value(calls: Sequence[ToolCall], request: str) -> str | None:
+    """The first value ``request`` gives that no call of ``calls`` uses, named (``None`` when
+    every one is used): every number written in digits (scaled by "%", "million"...; a clock
+    time as one), every quoted value, and every name listed beside a name a call uses ("Mars
+    and Jupiter" when only Mars is used). A small model asked for several things often makes
+    the first call only; this sees it, and a repair can ask for the rest."""
+    texts = [t.lower() for t in _strings(calls)] + [c.name.lower() for c in calls]
+    used_text = "\n".join(texts)
+    used_numbers = {abs(n) for n in _numbers(calls)}
+    used_numbers |= {abs(n) for t in texts for n in map(_as_number, _NUMBER.findall(t)) if n}
+    used_words = set(_WORD.findall(used_text)) | {
+        w for n in used_numbers for w in _WORD.findall(str(n))
+    }
+    for given in _GIVEN_NUMBER.finditer(request):
+        if given["time"]:
+            hour = float(given["time"].split(":")[0])
+            if given["time"] in used_text or hour in used_numbers:
+                continue
+            return _unused(given["time"])
+        value = _as_number(given["number"])
+        if value is None:
+            continue
+        scale = (given["scale"] or "").strip().lower()
+        wanted = {abs(value), abs(value) * _SCALES.get(scale, 1.0)}
+        if wanted & used_numbers or _digits_in(given["number"], used_text):
+            continue
+        return _unused(given.group().strip())
+    for quoted in _QUOTED.finditer(request):
+        value = quoted["value"].strip()
+        if value.lower() not in used_text and not set(_WORD.findall(value.lower())) <= used_words:
+            return _unused(value)
+    for joined in _JOINED.finditer(request):
+        first, second = joined["first"], joined["second"]
+        used = [set(_WORD.findall(n.lower())) <= used_words for n in (first, second)]
+        if used == [True, False]:
+            return _unused(second)
+        if used == [False, True]:
+            return _unused(first)
+    return None
+
+
+def _unused(value: str) -> str:
+    return (
+        f"the request gives {value!r}, which no call uses: make every call the request asks "
+        "for, one for each thing it lists"
+    )
+
+
+def _strings(calls: Sequence[ToolCall]) -> Iterator[str]:
+    for call in calls:
+        yield from (v for v in _leaves(call.arguments) if isinstance(v, str))
+
+
+def _numbers(calls: Sequence[ToolCall]) -> Iterator[float]:
+    for call in calls:
+        for v in _leaves(call.arguments):
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                yield float(v)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _digits_in(written: str, text: str) -> bool:
+    plain = written.replace(",", "")
+    return re.search(rf"(?<![\d.]){re.escape(plain)}(?![\d])", text) is not None
+
+
+def grounded_check(request: str) -> Check:
+    """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
+    ``ungrounded_argument`` against ``request`` (the LLM's replies are taken when valid)."""
+
+    def check(by: Caller, completion: Completion) -> str | None:
+        error = reply_error(completion)
+        if error is None and by == "slm":
+            error = ungrounded_argument(completion.tool_calls, request)
+        return error
+
+    return check
+
+
+def complete_check(request: str) -> Check:
+    """``grounded_check``, and for the SLM's replies also ``unused_value``: every value the
+    request gives is used by some call (the LLM's replies are taken when valid)."""
+    grounded = grounded_check(request)
+
+    def check(by: Caller, completion: Completion) -> str | None:
+        error = grounded(by, completion)
+        if error is None and by == "slm":
+            error = unused_value(completion.tool_calls, request)
+        return error
+
+    return check

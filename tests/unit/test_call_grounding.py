@@ -1,0 +1,89 @@
+"""Tool calls checked against their request: flags the request names, values no call uses."""
+
+from __future__ import annotations
+
+import pytest
+from collab.patterns.call_grounding import (
+    complete_check,
+    ungrounded_argument,
+    unused_value,
+)
+
+from collab.types import Completion, ToolCall
+
+
+def _calls(*arguments: dict[str, object], name: str = "f") -> list[ToolCall]:
+    return [ToolCall(id=f"c{i}", name=name, arguments=a) for i, a in enumerate(arguments)]
+
+
+def test_a_flag_turned_on_must_be_named_by_the_request() -> None:
+    request = "Get case 28473 with its history; standardization too."
+    named = _calls({"case": "28473", "include_history": True, "standardize": True})
+    assert ungrounded_argument(named, request) is None
+    assert ungrounded_argument(_calls({"case": "28473", "extraInfo": False}), request) is None
+    invented = ungrounded_argument(_calls({"case": "28473", "extra_info": True}), request)
+    assert invented is not None and "extra_info=True" in invented
+
+
+@pytest.mark.parametrize(
+    ("request_text", "arguments"),
+    [
+        ("Pythagoras of 3 and 4.", [{"a": 3, "b": 4}]),
+        ("Invest $1,500 at 5% for 2 years.", [{"amount": 1500, "rate": 0.05, "years": 2}]),
+        ("Invest $1,500 at 5% for 2 years.", [{"amount": 1500.0, "rate": 5, "years": 2}]),
+        ("A payout of 50 million USD.", [{"payout": 50_000_000, "currency": "USD"}]),
+        ("Book 3 nights from May 12, 2022.", [{"nights": 3, "start": "2022-05-12"}]),
+        ("Vegan places open until 22:00.", [{"hours": 22}]),
+        ("The protein of BRCA1 on June01.", [{"gene": "BRCA1"}]),
+        ("Integrate 'x^3' from 2 to 5.", [{"f": "x^3", "a": 2, "b": 5}]),
+        (
+            "Weather in Los Angeles, CA and Seattle, WA.",
+            [{"city": "Los Angeles, CA"}, {"city": "Seattle, WA"}],
+        ),
+        ("Biography of Pope Innocent III.", [{"name": "Innocent III"}]),
+        ("Use the 'histogram' function on [1, 2].", [{"data": [1, 2]}]),
+        ("The emission factor is 0 here.", [{"factor": 0}]),
+    ],
+)
+def test_values_the_calls_use_pass(request_text: str, arguments: list[dict[str, object]]) -> None:
+    assert unused_value(_calls(*arguments, name="histogram"), request_text) is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "arguments", "unused"),
+    [
+        ("Pythagoras of 3 and 4, 5 and 12.", [{"a": 3, "b": 4}], "'5'"),
+        ("Cases 28473 and 64725, please.", [{"case": "28473"}], "'64725'"),
+        (
+            "The Persian Empire and Mauryan Empire.",
+            [{"empire": "Persian Empire"}],
+            "'Mauryan Empire'",
+        ),
+        ("Distance between Mars and Venus.", [{"from": "Venus"}], "'Mars'"),
+        ("Drive from New York, USA to Miami.", [{"start": "New York", "end": "Miami"}], "'USA'"),
+        ("Rates of 1.5% and 2.1% for 10 years.", [{"rate": 0.015, "years": 10}], "'2.1%'"),
+        ("Leaves at 09:30 or 11:15.", [{"time": "09:30"}], "'11:15'"),
+        ("Review 'great food' and 'slow service'.", [{"text": "great food"}], "'slow service'"),
+    ],
+)
+def test_a_value_no_call_uses_is_named(
+    request_text: str, arguments: list[dict[str, object]], unused: str
+) -> None:
+    found = unused_value(_calls(*arguments), request_text)
+    assert found is not None and unused in found
+    assert "make every call" in found  # the repair request says what to do
+
+
+def test_the_complete_check_fails_an_incomplete_slm_reply_and_takes_the_llms() -> None:
+    check = complete_check("Weather in Paris and Rome?")
+
+    def reply(*arguments: dict[str, object]) -> Completion:
+        return Completion(text="", model="m", kind="local", tool_calls=tuple(_calls(*arguments)))
+
+    one = reply({"city": "Paris"})
+    assert "'Rome'" in (check("slm", one) or "")
+    assert check("llm", one) is None  # the LLM's valid reply is taken
+    assert check("slm", reply({"city": "Paris"}, {"city": "Rome"})) is None
+    invented = check("slm", reply({"city": "Paris"}, {"city": "Rome"}, {"city": "Oslo"}))
+    assert "'Oslo'" in (invented or "")  # grounded first
+    assert "no tool call" in (check("slm", reply()) or "")
