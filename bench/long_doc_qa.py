@@ -50,6 +50,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "long_doc_qa.json"
 LICENSES = Path("/usr/share/common-licenses")
 INDEX = Path.home() / ".cache" / "collab" / "bench-long-doc-index"
 SYSTEMS = ("rag", "minions", "llm_all")
+RAG = RagConfig(answer_max_tokens=96)
+"""rag as measured unless ``--rag-passages`` / ``--no-rag-rerank`` say otherwise."""
+MINIONS = MinionsConfig(chunk_tokens=400, max_jobs=2, max_tasks=96)
+"""MinionS as measured unless ``--chunk-tokens`` / ``--max-jobs`` say otherwise."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,8 @@ def evaluate(
     docs: dict[str, str],
     systems: Sequence[str] = SYSTEMS,
     index: RagIndex | None = None,
+    rag_config: RagConfig = RAG,
+    minions_config: MinionsConfig = MINIONS,
     on_row: Callable[[Outcome], None] = lambda _: None,
 ) -> list[Outcome]:
     """Every system on every question, each question in a run of its own."""
@@ -130,9 +136,7 @@ def evaluate(
         index.add(docs)
     answerers: dict[str, Callable[[str, Run], str]] = {
         "rag": lambda q, run: (
-            rag.run(
-                q, slm=slm, llm=llm, index=index, config=RagConfig(answer_max_tokens=96), run=run
-            ).answer
+            rag.run(q, slm=slm, llm=llm, index=index, config=rag_config, run=run).answer
         ),
         "minions": lambda q, run: (
             minions.run(
@@ -140,7 +144,7 @@ def evaluate(
                 document=corpus,
                 slm=slm,
                 llm=llm,
-                config=MinionsConfig(chunk_tokens=400, max_jobs=2, max_tasks=96),
+                config=minions_config,
                 run=run,
             ).answer
         ),
@@ -248,7 +252,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slm", default="smollm2-135m-instruct")
     parser.add_argument("--llm", help="LiteLLM model string (default: the embedded server)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads per model")
+    parser.add_argument("--rag-passages", type=int, default=RAG.passages, help="rag's, to the LLM")
+    parser.add_argument(
+        "--no-rag-rerank", action="store_true", help="rag keeps the fused order (no SLM reranker)"
+    )
+    parser.add_argument(
+        "--vector-weight", type=float, help="the index's vector weight (default: as saved)"
+    )
+    parser.add_argument("--chunk-tokens", type=int, default=MINIONS.chunk_tokens, help="minions'")
+    parser.add_argument("--max-jobs", type=int, default=MINIONS.max_jobs, help="minions' per round")
     args = parser.parse_args(argv)
+    rag_config = RAG.model_copy(
+        update={"passages": args.rag_passages, "rerank": not args.no_rag_rerank}
+    )
+    minions_config = MINIONS.model_copy(
+        update={"chunk_tokens": args.chunk_tokens, "max_jobs": args.max_jobs}
+    )
     items = questions()[: args.limit]
     docs = documents(sorted({q.document for q in questions()}))
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -263,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
                 if (INDEX / "chunks.json").is_file()
                 else RagIndex(embedder=slm)
             )
+            if args.vector_weight is not None:
+                index.vector_weight = args.vector_weight
             index.add(docs)
             index.save(INDEX)
         rows = evaluate(
@@ -272,9 +293,20 @@ def main(argv: list[str] | None = None) -> None:
             docs=docs,
             systems=args.systems,
             index=index,
+            rag_config=rag_config,
+            minions_config=minions_config,
             on_row=_progress,
         )
     meta = {"slm": args.slm, "llm": llm.name, "questions": len(items), "started": started}
+    if "rag" in args.systems and index is not None:
+        meta["rag"] = {
+            **rag_config.model_dump(include={"candidates", "passages", "rerank"}),
+            "vector_weight": index.vector_weight,
+        }
+    if "minions" in args.systems:
+        meta["minions"] = minions_config.model_dump(
+            include={"chunk_tokens", "max_jobs", "max_tasks"}
+        )
     path = save(rows, {**meta, "threads": args.threads})
     print(json.dumps(summary(rows), indent=1))
     print(f"saved {path}")

@@ -166,3 +166,18 @@ def test_the_vector_ranking_weighs_less_than_bm25_and_the_weight_is_saved(tmp_pa
     assert dogs.vector_rank == 1 and dogs.score == pytest.approx(3.0 / 61)
     index.save(tmp_path)
     assert RagIndex.load(tmp_path, embedder=misleading).vector_weight == 3.0
+
+
+def test_one_character_words_are_terms_and_an_old_saved_bm25_is_rebuilt(tmp_path: Path) -> None:
+    import json
+
+    sections = {"s2": "Section 2 covers basic permissions.", "s7": "Section 7 covers terms."}
+    index = RagIndex()
+    index.add(sections)
+    assert [h.chunk.doc_id for h in index.search("section 7", k=1)] == ["s7"]
+    index.save(tmp_path)
+    meta = json.loads((tmp_path / "chunks.json").read_text())
+    meta.pop("token_pattern")  # as an index saved before one-character words counted
+    (tmp_path / "chunks.json").write_text(json.dumps(meta))
+    stale = RagIndex.load(tmp_path)
+    assert [h.chunk.doc_id for h in stale.search("section 2", k=1)] == ["s2"]
