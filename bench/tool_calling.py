@@ -17,9 +17,10 @@ per expected one, in any order). Rows, on each category:
 - tool caller, grounded: the same, and an SLM call whose argument values the question does not
   contain, or that turns on a flag the question does not name
   (``collab.patterns.tool_caller.grounded_check``), fails as well;
-- tool caller, complete: grounded, and an SLM reply that leaves a value of the question unused
-  (a number, a quoted value, a name listed beside a used one: ``complete_check``) fails too, so
-  a reply making one call where the question asks for several is repaired, then escalated.
+- tool caller, complete: grounded, and when the SLM's calls leave a value of the question
+  unused (a number, a quoted value, a name listed beside a used one: ``unused_value``), the SLM
+  is asked for the calls still missing (``call_tools(missing=...)``), up to 3 times; still
+  incomplete, the reply fails: repaired, then escalated.
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -41,7 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from collab.patterns.tool_caller import ToolTurns, call_tools, complete_check, grounded_check
+from collab.patterns.tool_caller import ToolTurns, call_tools, grounded_check, unused_value
 
 from collab.budget.run import Run
 from collab.errors import CollabError
@@ -129,9 +130,8 @@ def tool_caller(
     check: Literal["valid", "grounded", "complete"] = "valid",
 ) -> Answerer:
     """The SLM's calls, repaired, then the LLM's; ``check``: which SLM replies fail, besides
-    invalid ones: ungrounded ones (``grounded_check``), or those also leaving a value of the
-    question unused (``complete_check``)."""
-    checks = {"valid": None, "grounded": grounded_check, "complete": complete_check}
+    invalid ones: ungrounded ones (``grounded_check``); ``complete``: those too, and the SLM
+    continues calls that leave a value of the question unused (``unused_value``)."""
 
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
         turns = call_tools(
@@ -143,7 +143,10 @@ def tool_caller(
             max_repairs=repairs,
             llm_attempts=1,
             llm_sees_slm=llm_sees_slm,
-            check=None if checks[check] is None else checks[check](entry.question),
+            check=None if check == "valid" else grounded_check(entry.question),
+            missing=(lambda calls: unused_value(calls, entry.question))
+            if check == "complete"
+            else None,
         )
         return turns, turns.calls
 

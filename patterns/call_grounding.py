@@ -3,9 +3,10 @@
 A small model's tool calls are usually valid (the grammar sees to it) but often wrong in two
 ways a schema cannot see: a value the request never gave (a unit, a default, a number from
 nowhere), and a value the request gave that no call uses (it asked for two cities, the model
-called once). ``ungrounded_argument`` finds the first, ``unused_value`` the second, and
-``grounded_check`` / ``complete_check`` make them ``call_tools`` checks: an SLM reply that fails
-one is repaired, then escalated. The LLM's replies are taken when valid.
+called once). ``ungrounded_argument`` finds the first: ``grounded_check`` makes it a
+``call_tools`` check (an SLM reply that fails it is repaired, then escalated; the LLM's replies
+are taken when valid). ``unused_value`` finds the second: ``call_tools(missing=...)`` then asks
+the SLM for the calls still missing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any, Literal
 from collab.types import Completion, ToolCall
 
 __all__ = [
-    "complete_check",
     "grounded_check",
     "reply_error",
     "ungrounded_argument",
@@ -174,10 +174,7 @@ def unused_value(calls: Sequence[ToolCall], request: str) -> str | None:
 
 
 def _unused(value: str) -> str:
-    return (
-        f"the request gives {value!r}, which no call uses: make every call the request asks "
-        "for, one for each thing it lists"
-    )
+    return f"the request gives {value!r}, which no call uses yet"
 
 
 def _strings(calls: Sequence[ToolCall]) -> Iterator[str]:
@@ -216,20 +213,6 @@ def grounded_check(request: str) -> Check:
         error = reply_error(completion)
         if error is None and by == "slm":
             error = ungrounded_argument(completion.tool_calls, request)
-        return error
-
-    return check
-
-
-def complete_check(request: str) -> Check:
-    """``grounded_check``, and for the SLM's replies also ``unused_value``: every value the
-    request gives is used by some call (the LLM's replies are taken when valid)."""
-    grounded = grounded_check(request)
-
-    def check(by: Caller, completion: Completion) -> str | None:
-        error = grounded(by, completion)
-        if error is None and by == "slm":
-            error = unused_value(completion.tool_calls, request)
         return error
 
     return check

@@ -11,8 +11,10 @@ this way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 
 from collab.models.base import Model
 from collab.tools import ToolChoice, ToolLike
@@ -21,7 +23,6 @@ from collab.types import Completion, Message, Prompt, ToolCall, normalize_messag
 from .call_grounding import (
     Caller,
     Check,
-    complete_check,
     grounded_check,
     reply_error,
     ungrounded_argument,
@@ -31,10 +32,10 @@ from .fencing import fence
 
 __all__ = [
     "Caller",
+    "Missing",
     "ToolTurn",
     "ToolTurns",
     "call_tools",
-    "complete_check",
     "grounded_check",
     "reply_error",
     "ungrounded_argument",
@@ -44,11 +45,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ToolTurn:
-    """One reply: who made it, the reply itself, and why it failed (``None``: it did not)."""
+    """One reply: who made it, the reply itself, why it failed (``None``: it did not), the
+    calls made so far (this reply's, and for a continuation the earlier replies' too), and
+    whether it continued an incomplete reply (``continued``) rather than starting afresh."""
 
     by: Caller
     completion: Completion
     error: str | None
+    calls: tuple[ToolCall, ...] = ()
+    continued: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +68,27 @@ class ToolTurns:
 
     @property
     def calls(self) -> list[ToolCall]:
-        """The last reply's tool calls."""
-        return list(self.turns[-1].completion.tool_calls)
+        """The outcome's tool calls (a continued reply's with those it continued)."""
+        return list(self.turns[-1].calls)
 
     @property
     def repairs(self) -> int:
-        """SLM replies after its first one."""
-        return max(sum(t.by == "slm" for t in self.turns) - 1, 0)
+        """SLM replies that started afresh after its first one."""
+        return max(sum(t.by == "slm" and not t.continued for t in self.turns) - 1, 0)
+
+    @property
+    def continuations(self) -> int:
+        """SLM replies that added calls to an incomplete reply."""
+        return sum(t.continued for t in self.turns)
 
     @property
     def escalated(self) -> bool:
         return any(t.by == "llm" for t in self.turns)
+
+
+Missing = Callable[[Sequence[ToolCall]], "str | None"]
+"""What valid calls still leave out of the request (``unused_value`` bound to it), or
+``None`` when they are complete."""
 
 
 def call_tools(
@@ -89,28 +104,107 @@ def call_tools(
     check: Check | None = None,
     again: str = "Call again with corrected arguments.",
     llm_sees_slm: bool = True,
+    missing: Missing | None = None,
+    max_continuations: int = 3,
 ) -> ToolTurns:
     """The SLM's calls of ``tools`` for ``prompt``, repaired ``max_repairs`` times, then the
     LLM's (``llm_attempts`` replies); ``again`` ends each repair request. With
     ``llm_sees_slm=False`` the LLM gets ``prompt`` alone, not the SLM's failed replies (which
-    may anchor it to the same mistake); its own failures are still shown to it."""
+    may anchor it to the same mistake); its own failures are still shown to it.
+
+    ``missing`` (e.g. ``lambda calls: unused_value(calls, request)``): when the SLM's valid
+    calls leave something out, the SLM is shown its calls as made and asked for the missing
+    ones only, at most ``max_continuations`` times, its calls adding up (a small model asked
+    for several calls often makes one per reply). Calls that are still incomplete, or a
+    continuation that adds nothing valid, fail like an invalid reply: repaired, then escalated.
+    """
     question = normalize_messages(prompt)
     chat = question
     callers: list[tuple[Caller, Model]] = [("slm", slm)] * (max_repairs + 1)
     callers += [("llm", llm)] * llm_attempts
     turns: list[ToolTurn] = []
+
+    def ask(model: Model, messages: list[Message]) -> Completion:
+        return model.complete(
+            messages, max_tokens=max_tokens, tools=list(tools), tool_choice=tool_choice
+        )
+
+    def judge(by: Caller, done: Completion) -> str | None:
+        return check(by, done) if check is not None else reply_error(done)
+
     for by, model in callers:
         if by == "llm" and not llm_sees_slm and all(t.by == "slm" for t in turns):
             chat = question
-        done = model.complete(
-            chat, max_tokens=max_tokens, tools=list(tools), tool_choice=tool_choice
-        )
-        error = check(by, done) if check is not None else reply_error(done)
-        turns.append(ToolTurn(by, done, error))
-        if error is None:
+        done = ask(model, chat)
+        turns.append(ToolTurn(by, done, judge(by, done), tuple(done.tool_calls)))
+        if by == "slm" and missing is not None and turns[-1].error is None:
+            chat = _continue(chat, turns, missing, max_continuations, partial(ask, model), judge)
+        if turns[-1].error is None:
             break
-        chat = [*chat, *feedback(done.tool_calls, error, again)]
+        chat = [*chat, *feedback(turns[-1].completion.tool_calls, turns[-1].error, again)]
     return ToolTurns(tuple(turns))
+
+
+def _continue(
+    chat: list[Message],
+    turns: list[ToolTurn],
+    missing: Missing,
+    limit: int,
+    ask: Callable[[list[Message]], Completion],
+    judge: Callable[[Caller, Completion], str | None],
+) -> list[Message]:
+    """Ask the SLM for what its valid calls (``turns[-1]``) leave out, until nothing is
+    missing or ``limit`` continuations; ``turns`` gains each reply, the last one failing with
+    what is still missing when it is. Returns the conversation so far."""
+    for number in range(limit + 1):
+        last = turns[-1]
+        gap = missing(last.calls)
+        if gap is None:
+            return chat
+        if number == limit:
+            turns[-1] = replace(last, error=gap)
+            return chat
+        chat = [*chat, *_made(last.completion.tool_calls, gap)]
+        done = ask(chat)
+        error = judge("slm", done)
+        added = _new_calls(done.tool_calls, last.calls)
+        if error is None and not added:
+            error = f"no call was added; {gap}"
+        turns.append(ToolTurn("slm", done, error, (*last.calls, *added), continued=True))
+        if error is not None:
+            return chat
+    return chat
+
+
+def _new_calls(calls: Sequence[ToolCall], earlier: Sequence[ToolCall]) -> list[ToolCall]:
+    """``calls`` that repeat none of ``earlier`` (same tool, same arguments), each once."""
+    seen = {_signature(c) for c in earlier}
+    new = []
+    for call in calls:
+        if _signature(call) not in seen:
+            seen.add(_signature(call))
+            new.append(call)
+    return new
+
+
+def _signature(call: ToolCall) -> tuple[str, str]:
+    return call.name, json.dumps(call.arguments, sort_keys=True, default=str)
+
+
+def _made(calls: Sequence[ToolCall], gap: str) -> list[Message]:
+    """The calls as made (each answered "recorded": none has run), then the request for the
+    missing ones only."""
+    ask = Message(
+        role="user",
+        content=f"Not finished: {gap}. Make the calls still missing, not the ones above.",
+    )
+    answered = [c for c in calls if c.id]
+    if not answered:
+        return [ask]
+    recorded = [
+        Message(role="tool", content="recorded", tool_call_id=c.id, name=c.name) for c in answered
+    ]
+    return [Message(role="assistant", tool_calls=tuple(answered)), *recorded, ask]
 
 
 def feedback(calls: Sequence[ToolCall], error: str, again: str) -> list[Message]:

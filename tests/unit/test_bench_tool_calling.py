@@ -150,13 +150,13 @@ def test_the_commands_in_the_docs_parse() -> None:
     assert parsed[0].limit == 20 and parsed[1].categories == ["parallel"] and parsed[1].repairs == 1
 
 
-def test_the_complete_caller_repairs_a_reply_that_makes_one_call_of_two() -> None:
+def test_the_complete_caller_asks_for_the_call_a_reply_left_out() -> None:
     one = [call("Taylor Swift", 20, id_="c1")]
-    both = [call("Taylor Swift", 20), call("Maroon 5", 15)]
-    for check, correct, repaired in (("valid", False, 0), ("complete", True, 1)):
-        slm = ScriptedModel([one, both], name="slm", kind="local")
+    for check, correct in (("valid", False), ("complete", True)):
+        slm = ScriptedModel([one, [call("Maroon 5", 15)]], name="slm", kind="local")
         llm = ScriptedModel([], name="llm", kind="remote")
         outcome = score("caller", ENTRY, tool_caller(slm, llm, check=check))  # type: ignore[arg-type]
-        assert outcome.correct is correct and outcome.repairs == repaired
+        assert outcome.correct is correct and outcome.repairs == 0
         assert not outcome.reached_llm
-    assert "which no call uses" in slm.calls[1][-1].content  # the repair says what is left out
+    asked = slm.calls[1][-1].content
+    assert asked.startswith("Not finished: the request gives") and "not the ones above" in asked

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collab.patterns.tool_caller import call_tools
+from collab.patterns.tool_caller import ToolTurns, call_tools
 
 from collab.models.scripted import ScriptedModel
 from collab.types import Completion, ToolCall
@@ -145,3 +145,77 @@ def test_the_grounded_check_sends_an_ungrounded_slm_call_on_and_takes_the_llms()
     assert "London" in (check("slm", invented) or "")
     assert check("llm", invented) is None
     assert check("slm", reply(city="Paris")) is None
+
+
+def _areas(request: str, slm: ScriptedModel, llm: ScriptedModel, **options: int) -> ToolTurns:
+    from collab.patterns.tool_caller import unused_value
+
+    return call_tools(
+        request,
+        [TOOL],
+        slm=slm,
+        llm=llm,
+        max_tokens=32,
+        max_repairs=0,
+        llm_attempts=1,
+        llm_sees_slm=False,
+        missing=lambda calls: unused_value(calls, request),
+        **options,
+    )
+
+
+def test_a_reply_that_leaves_values_out_is_continued_and_its_calls_add_up() -> None:
+    slm = ScriptedModel([[area("a", w=2, h=3)], [area("b", w=4, h=5)], [area("c", w=6, h=7)]])
+    llm = ScriptedModel([])
+    turns = _areas("Areas of 2 by 3, 4 by 5 and 6 by 7?", slm, llm)
+    assert turns.ok and not turns.escalated and not llm.calls
+    assert [c.id for c in turns.calls] == ["a", "b", "c"]
+    assert turns.continuations == 2 and turns.repairs == 0
+    second = slm.calls[1]  # the question, the call as made, "recorded", what is missing
+    assert [m.role for m in second] == ["user", "assistant", "tool", "user"]
+    assert second[2].content == "recorded" and second[2].tool_call_id == "a"
+    assert second[3].content.startswith("Not finished: the request gives '4'")
+
+
+def test_a_continuation_adding_nothing_fails_and_the_llm_takes_over() -> None:
+    both = [area("l1", w=2, h=3), area("l2", w=4, h=5)]
+    slm = ScriptedModel([[area("a", w=2, h=3)], [area("again", w=2, h=3)]])
+    llm = ScriptedModel([both])
+    turns = _areas("Areas of 2 by 3 and 4 by 5?", slm, llm)
+    assert turns.ok and turns.escalated and [c.id for c in turns.calls] == ["l1", "l2"]
+    failed = turns.turns[1]
+    assert failed.continued and (failed.error or "").startswith("no call was added")
+    assert [m.content for m in llm.calls[0]] == ["Areas of 2 by 3 and 4 by 5?"]
+
+
+def test_calls_still_incomplete_after_the_last_continuation_fail() -> None:
+    slm = ScriptedModel([[area("a", w=2, h=3)], [area("b", w=4, h=5)]])
+    llm = ScriptedModel([[area("l1", w=2, h=3)]])  # the LLM's valid reply is taken as it is
+    turns = _areas("Areas of 2 by 3, 4 by 5 and 6 by 7?", slm, llm, max_continuations=1)
+    assert [t.error is None for t in turns.turns] == [True, False, True]
+    assert "'6'" in (turns.turns[1].error or "") and turns.escalated
+    assert [c.id for c in turns.calls] == ["l1"]
+
+
+def test_an_invalid_continuation_is_repaired_afresh() -> None:
+    from collab.patterns.tool_caller import unused_value
+
+    slm = ScriptedModel(
+        [
+            [area("a", w=2, h=3)],
+            [area("bad", w="four", h=5)],
+            [area("x", w=2, h=3), area("y", w=4, h=5)],
+        ]
+    )
+    turns = call_tools(
+        "Areas of 2 by 3 and 4 by 5?",
+        [TOOL],
+        slm=slm,
+        llm=ScriptedModel([]),
+        max_tokens=32,
+        max_repairs=1,
+        llm_attempts=0,
+        missing=lambda calls: unused_value(calls, "Areas of 2 by 3 and 4 by 5?"),
+    )
+    assert turns.ok and turns.repairs == 1 and turns.continuations == 1
+    assert [c.id for c in turns.calls] == ["x", "y"]  # the fresh reply's calls, not added up
