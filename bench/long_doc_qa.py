@@ -261,12 +261,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunk-tokens", type=int, default=MINIONS.chunk_tokens, help="minions'")
     parser.add_argument("--max-jobs", type=int, default=MINIONS.max_jobs, help="minions' per round")
+    parser.add_argument("--max-rounds", type=int, default=MINIONS.max_rounds, help="minions'")
     args = parser.parse_args(argv)
     rag_config = RAG.model_copy(
         update={"passages": args.rag_passages, "rerank": not args.no_rag_rerank}
     )
     minions_config = MINIONS.model_copy(
-        update={"chunk_tokens": args.chunk_tokens, "max_jobs": args.max_jobs}
+        update={
+            "chunk_tokens": args.chunk_tokens,
+            "max_jobs": args.max_jobs,
+            "max_rounds": args.max_rounds,
+        }
     )
     items = questions()[: args.limit]
     docs = documents(sorted({q.document for q in questions()}))
@@ -305,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     if "minions" in args.systems:
         meta["minions"] = minions_config.model_dump(
-            include={"chunk_tokens", "max_jobs", "max_tasks"}
+            include={"chunk_tokens", "max_jobs", "max_rounds", "max_tasks"}
         )
     path = save(rows, {**meta, "threads": args.threads})
     print(json.dumps(summary(rows), indent=1))

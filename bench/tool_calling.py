@@ -134,16 +134,17 @@ def tool_caller(
     continues calls that leave a value of the question unused (``unused_value``)."""
 
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
+        tools = bfcl_tools(entry.functions).tools
         turns = call_tools(
             _prompt(entry),
-            bfcl_tools(entry.functions).tools,
+            tools,
             slm=run.wrap(slm),
             llm=run.wrap(llm),
             max_tokens=MAX_TOKENS[entry.category],
             max_repairs=repairs,
             llm_attempts=1,
             llm_sees_slm=llm_sees_slm,
-            check=None if check == "valid" else grounded_check(entry.question),
+            check=None if check == "valid" else grounded_check(entry.question, tools),
             missing=(lambda calls: unused_value(calls, entry.question))
             if check == "complete"
             else None,

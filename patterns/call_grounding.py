@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
+from collab.tools import ToolLike, as_tools
 from collab.types import Completion, ToolCall
 
 __all__ = [
@@ -55,26 +56,104 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def ungrounded_argument(calls: Sequence[ToolCall], request: str) -> str | None:
+def ungrounded_argument(
+    calls: Sequence[ToolCall], request: str, tools: Sequence[ToolLike] = ()
+) -> str | None:
     """The first argument value of ``calls`` that ``request`` does not contain, named (``None``
-    when every one is there): strings as written or word by word, numbers as written in digits,
-    a flag set to True only if the request names it (``include_history`` by "history"); false
-    and empty values pass. A small model that fills a parameter from nowhere, a unit
-    the request never names or a number it never gave, is caught by this before any call runs."""
-    text = request.lower()
-    words = set(_WORD.findall(text))
-    numbers = {_as_number(n) for n in _NUMBER.findall(text)}
+    when every one is there): strings as written or word by word (a date's numbers as numbers,
+    "05" for "May"), numbers in digits, scaled ("5%": 0.05) or in words up to twenty, a flag
+    set to True only if the request names it (``include_history`` by "history"); false and
+    empty values pass. A value the called
+    tool's own parameter documents (in ``tools``: its description, default or enum, as
+    "Default is California") is grounded too: the model made a default explicit. A small model
+    that fills a parameter from nowhere, a unit the request never names or a number it never
+    gave, is caught by this before any call runs."""
+    words = set(_WORD.findall(request.lower()))
+    schemas = {t.name: t.parameters.get("properties", {}) for t in as_tools(list(tools))}
     for call in calls:
+        documented = schemas.get(call.name, {})
         for name, value in call.arguments.items():
             if value is True and not _named(name, words):
                 return (
                     f"{call.name}({name}=True): the request does not ask for {name}; "
                     "leave it out unless it does"
                 )
-            missing = _missing(value, text, words, numbers)
+            given = request
+            if name in documented:
+                given += "\n" + json.dumps(documented[name], ensure_ascii=False)
+            missing = _missing(value, *_given(given))
             if missing is not None:
                 return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
     return None
+
+
+_MONTHS = {
+    m: n
+    for n, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        1,
+    )
+    for m in names
+}
+
+
+_COUNTS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+
+
+def _given(text: str) -> tuple[str, set[str], set[float | None]]:
+    """What a text gives: itself lowercased, its words, its numbers (with those it writes as
+    words: months as their numbers, counts up to twenty)."""
+    lowered = text.lower()
+    words = set(_WORD.findall(lowered))
+    numbers = {_as_number(n) for n in _NUMBER.findall(lowered)}
+    numbers |= {float(_MONTHS[w]) for w in words if w in _MONTHS}
+    numbers |= {float(_COUNTS.index(w)) for w in words if w in _COUNTS}
+    numbers |= {v for given in _GIVEN_NUMBER.finditer(text) for v in _scaled(given)}
+    return lowered, words, numbers
+
+
+def _scaled(given: re.Match[str]) -> set[float]:
+    """A number as written, and as its scale makes it ("5%": 0.05, "50 million": 5e7)."""
+    value = _as_number(given["number"] or "")
+    if value is None:
+        return set()
+    scale = (given["scale"] or "").strip().lower()
+    return {value, value * _SCALES.get(scale, 1.0)}
 
 
 def _named(parameter: str, words: set[str]) -> bool:
@@ -93,9 +172,12 @@ def _missing(value: Any, text: str, words: set[str], numbers: set[float | None])
         return None if float(value) in numbers or str(value) in text else value
     if isinstance(value, str):
         lowered = value.lower().strip()
-        if lowered in text or set(_WORD.findall(lowered)) <= words:
-            return None
-        return value
+        unknown = {
+            w
+            for w in _WORD.findall(lowered)
+            if w not in words and not (w.isdigit() and float(w) in numbers)
+        }
+        return None if lowered in text or not unknown else value
     items = value.values() if isinstance(value, dict) else value
     if isinstance(items, list | tuple) or isinstance(value, dict):
         for item in items:
@@ -151,11 +233,9 @@ def unused_value(calls: Sequence[ToolCall], request: str) -> str | None:
             if given["time"] in used_text or hour in used_numbers:
                 continue
             return _unused(given["time"])
-        value = _as_number(given["number"])
-        if value is None:
+        wanted = {abs(v) for v in _scaled(given)}
+        if not wanted:
             continue
-        scale = (given["scale"] or "").strip().lower()
-        wanted = {abs(value), abs(value) * _SCALES.get(scale, 1.0)}
         if wanted & used_numbers or _digits_in(given["number"], used_text):
             continue
         return _unused(given.group().strip())
@@ -205,14 +285,15 @@ def _digits_in(written: str, text: str) -> bool:
     return re.search(rf"(?<![\d.]){re.escape(plain)}(?![\d])", text) is not None
 
 
-def grounded_check(request: str) -> Check:
+def grounded_check(request: str, tools: Sequence[ToolLike] = ()) -> Check:
     """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
-    ``ungrounded_argument`` against ``request`` (the LLM's replies are taken when valid)."""
+    ``ungrounded_argument`` against ``request`` and ``tools``' parameter docs (the LLM's
+    replies are taken when valid)."""
 
     def check(by: Caller, completion: Completion) -> str | None:
         error = reply_error(completion)
         if error is None and by == "slm":
-            error = ungrounded_argument(completion.tool_calls, request)
+            error = ungrounded_argument(completion.tool_calls, request, tools)
         return error
 
     return check

@@ -67,3 +67,41 @@ def test_a_value_no_call_uses_is_named(
 ) -> None:
     found = unused_value(_calls(*arguments), request_text)
     assert found is not None and unused in found
+
+
+RANKING = {
+    "type": "function",
+    "function": {
+        "name": "ranking",
+        "description": "A player's ranking.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "player": {"type": "string"},
+                "gender": {"type": "string", "default": "all"},
+                "state": {"type": "string", "description": "The state. Default is California."},
+                "rate": {"type": "number"},
+                "count": {"type": "integer"},
+                "date": {"type": "string"},
+            },
+        },
+    },
+}
+
+
+def test_values_written_another_way_or_documented_by_the_tool_are_grounded() -> None:
+    request = "Rank Serena Williams, top four, at 5% from May 12, 2022."
+    fine = _calls(
+        {"player": "Serena Williams", "rate": 0.05, "count": 4, "date": "2022-05-12"},
+        {"gender": "all", "state": "California"},
+        name="ranking",
+    )
+    assert ungrounded_argument(fine, request, [RANKING]) is None
+    assert "'all'" in (ungrounded_argument(fine, request) or "")  # without the tool's docs
+    wrong = _calls({"gender": "female"}, name="ranking")
+    found = ungrounded_argument(wrong, request, [RANKING])
+    assert found is not None and "'female'" in found
+    june = _calls({"date": "2022-06-12"}, name="ranking")  # June is not May
+    assert "2022-06-12" in (ungrounded_argument(june, request, [RANKING]) or "")
+    seven = _calls({"count": 7}, name="ranking")
+    assert "7" in (ungrounded_argument(seven, request, [RANKING]) or "")
