@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.long_doc_qa")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=["rag", "minions"])
     parser.add_argument("--limit", type=int, help="the first N questions only")
+    parser.add_argument(
+        "--every", type=int, default=1, help="every Nth question only (a spread subset)"
+    )
     parser.add_argument("--slm", default="smollm2-135m-instruct")
     parser.add_argument("--llm", help="LiteLLM model string (default: the embedded server)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads per model")
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
             "max_rounds": args.max_rounds,
         }
     )
-    items = questions()[: args.limit]
+    items = questions()[:: args.every][: args.limit]
     docs = documents(sorted({q.document for q in questions()}))
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with (
@@ -302,7 +305,13 @@ def main(argv: list[str] | None = None) -> None:
             minions_config=minions_config,
             on_row=_progress,
         )
-    meta = {"slm": args.slm, "llm": llm.name, "questions": len(items), "started": started}
+    meta = {
+        "slm": args.slm,
+        "llm": llm.name,
+        "questions": len(items),
+        "every": args.every,
+        "started": started,
+    }
     if "rag" in args.systems and index is not None:
         meta["rag"] = {
             **rag_config.model_dump(include={"candidates", "passages", "rerank"}),
