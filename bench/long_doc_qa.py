@@ -127,8 +127,10 @@ def evaluate(
     rag_config: RagConfig = RAG,
     minions_config: MinionsConfig = MINIONS,
     on_row: Callable[[Outcome], None] = lambda _: None,
+    tag: str = "",
 ) -> list[Outcome]:
-    """Every system on every question, each question in a run of its own."""
+    """Every system on every question, each question in a run of its own; ``tag`` follows
+    each row's system name (a variant saved beside the plain rows)."""
     contains = get_metric("contains")
     corpus = corpus_of(docs)
     if "rag" in systems and index is None:
@@ -165,7 +167,7 @@ def evaluate(
             )
             row = Outcome(
                 id=item.id,
-                system=system,
+                system=system + tag,
                 answer=answer.strip(),
                 correct=any(contains(answer, a) == 1.0 for a in item.answers),
                 remote_tokens=_remote_tokens(run),
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunk-tokens", type=int, default=MINIONS.chunk_tokens, help="minions'")
     parser.add_argument("--max-jobs", type=int, default=MINIONS.max_jobs, help="minions' per round")
+    parser.add_argument("--tag", help="a label after the systems' names (a variant's rows)")
     parser.add_argument("--max-rounds", type=int, default=MINIONS.max_rounds, help="minions'")
     args = parser.parse_args(argv)
     rag_config = RAG.model_copy(
@@ -304,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             rag_config=rag_config,
             minions_config=minions_config,
             on_row=_progress,
+            tag=f" ({args.tag})" if args.tag else "",
         )
     meta = {
         "slm": args.slm,

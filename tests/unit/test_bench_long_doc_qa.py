@@ -85,10 +85,10 @@ def test_a_system_that_fails_on_a_question_gives_an_error_row() -> None:
         kind="remote",
     )
     [row] = long_doc_qa.evaluate(
-        items, slm=ScriptedModel([]), llm=llm, docs=docs, systems=["llm_all"]
+        items, slm=ScriptedModel([]), llm=llm, docs=docs, systems=["llm_all"], tag=" (x)"
     )
     assert not row.correct and row.error and "RemoteAPIError" in row.error
-    assert long_doc_qa.summary([row])["llm_all"]["errors"] == 1
+    assert long_doc_qa.summary([row])["llm_all (x)"]["errors"] == 1  # a tagged variant's row
 
 
 def test_saving_one_system_keeps_the_saved_rows_of_the_others(tmp_path: Path) -> None:
