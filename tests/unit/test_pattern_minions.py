@@ -86,9 +86,18 @@ def test_one_round_finds_the_fact_and_the_llm_never_sees_the_document() -> None:
 def test_jobs_run_only_on_the_chunks_they_name_and_unknown_numbers_are_ignored() -> None:
     slm = worker(FACTS)
     llm = llm_saying(plan(("Find the CEO", [0, 2, 999]), ("Find the CEO", [2])), aggregation("?"))
-    result = minions.run("Who is the CEO?", document=DOCUMENT, slm=slm, llm=llm, config=CONFIG)
+    config = CONFIG.model_copy(update={"first_round_every_chunk": False})
+    result = minions.run("Who is the CEO?", document=DOCUMENT, slm=slm, llm=llm, config=config)
     assert result.details["worker_calls"] == 3  # job 1 on chunks 0 and 2, job 2 on chunk 2
     assert sorted(c[-1].content.count("Task: Find the CEO") for c in slm.calls) == [1, 1, 1]
+
+
+def test_the_first_round_runs_on_every_chunk_whatever_the_llm_guessed() -> None:
+    slm = worker(FACTS)
+    llm = llm_saying(plan(("Find the CEO", [0])), aggregation("Ada Byrne"))
+    result = minions.run("Who is the CEO?", document=DOCUMENT, slm=slm, llm=llm, config=CONFIG)
+    assert result.details["worker_calls"] == result.details["chunks"] > 1
+    assert [f["output"] for f in result.details["findings"]] == ["The CEO is Ada Byrne."]
 
 
 def test_a_second_round_is_planned_from_what_is_missing() -> None:
