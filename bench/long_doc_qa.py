@@ -1,8 +1,8 @@
 """Long-document questions: rag and minions against the LLM reading everything (issue 13 §3).
 
 The corpus is real text every Debian machine has offline: the GPL-3, Apache-2.0 and MPL-2.0
-licences in /usr/share/common-licenses (base-files), about 18,000 SmolLM2 tokens together,
-over twice SmolLM2's 8,192-token context. ``bench/data/long_doc_qa.json`` holds 53 questions
+licences in /usr/share/common-licenses (base-files), about 13,500 SmolLM2 tokens together,
+1.6 times SmolLM2's 8,192-token context. ``bench/data/long_doc_qa.json`` holds 53 questions
 with answers that occur verbatim in their licence (a test checks it), scored by "contains"
 (any accepted answer in the reply, any case). Systems:
 

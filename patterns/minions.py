@@ -91,7 +91,7 @@ class MinionsConfig(BaseModel):
     first_round_every_chunk: bool = True
     """Run the first round's jobs on every chunk, whatever chunks the LLM names: it has seen
     none of them yet, so its numbers are guesses (on the long-document benchmark the 1.5B named
-    3 of 9 chunks on average and missed the answer). Later rounds run on the chunks named."""
+    3 of 7 chunks on average and missed the answer). Later rounds run on the chunks named."""
     max_tasks: int = Field(default=64, gt=0)
     """Worker calls (job x chunk) per round at most; the rest are dropped, in plan order."""
     planner_system: str = (
