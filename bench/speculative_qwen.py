@@ -314,9 +314,7 @@ def first_difference(ours: str, theirs: str, tokenize: Callable[[str], list[int]
     return len(tokenize(ours[:common]))
 
 
-def task_rows(
-    task: str, label: str, by_name: dict[str, Side], tokenize: Any
-) -> list[Row]:
+def task_rows(task: str, label: str, by_name: dict[str, Side], tokenize: Any) -> list[Row]:
     plain = by_name["plain"]
     rows = []
     for side in by_name.values():
@@ -333,10 +331,7 @@ def task_rows(
                 f"{accepted}/{drafted} drafted accepted, {per:.2f} tokens per target decode, "
                 f"batches up to {stats[0].max_batch}"
             )
-        diffs = [
-            first_difference(a, b, tokenize)
-            for a, b in side.texts[task]
-        ]
+        diffs = [first_difference(a, b, tokenize) for a, b in side.texts[task]]
         same = sum(d is None for d in diffs)
         notes.append(
             f"output identical to plain decoding (same context) in {same}/{len(diffs)} runs"
