@@ -38,7 +38,7 @@ from collab.patterns.minions import MinionsConfig
 from collab.patterns.rag import RagConfig
 from collab.patterns.rag_index import RagIndex
 
-from collab.budget.metered import prompt_tokens_of
+from collab.budget.metered import estimated_prompt_tokens
 from collab.budget.run import Run
 from collab.errors import CollabError, UserError
 from collab.evaluation.metrics import get_metric
@@ -162,9 +162,9 @@ def evaluate(
                     answer = answerers[system](item.question, run)
                 except CollabError as failed:  # one failed question is a row, not the end
                     answer, error = "", f"{type(failed).__name__}: {failed}"[:300]
-            baseline = prompt_tokens_of(_whole(corpus, item.question))(llm) + llm.count_tokens(
-                answer
-            )
+            baseline = estimated_prompt_tokens(_whole(corpus, item.question))(
+                llm
+            ) + llm.count_tokens(answer)
             row = Outcome(
                 id=item.id,
                 system=system + tag,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from collab.budget.limits import Budget
-from collab.budget.metered import metered, prompt_tokens_of
+from collab.budget.metered import estimated_prompt_tokens, metered
 from collab.budget.run import Run
 from collab.graph import LEDGER_KEY, LedgerState, node
 from collab.models.base import Model
@@ -259,7 +259,7 @@ def build(
             {"role": "user", "content": f"Document:\n{state['document']}\n\n{state['question']}"},
         ]
         answer = aggregation["answer"].strip()
-        baseline = prompt_tokens_of(whole)(llm) + llm.count_tokens(answer)
+        baseline = estimated_prompt_tokens(whole)(llm) + llm.count_tokens(answer)
         results = state.get("results", [])
         spent = state.get("remote_tokens", 0)
         return {

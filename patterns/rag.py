@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 from pydantic import BaseModel, ConfigDict, Field
 
 from collab.budget.limits import Budget
-from collab.budget.metered import metered, prompt_tokens_of
+from collab.budget.metered import estimated_prompt_tokens, metered
 from collab.budget.run import Run
 from collab.graph import LedgerState, node
 from collab.models.base import Model
@@ -154,7 +154,7 @@ def build(
         text = done.text.strip()
         cited = citations_in(text)
         everything = _messages(config, state["question"], index.texts())
-        count = prompt_tokens_of  # the LLM's own tokenizer, no call
+        count = estimated_prompt_tokens  # the LLM's own tokenizer, no call, no margin
         return {
             "answer": text,
             "answered_by": done.model,

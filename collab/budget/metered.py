@@ -41,6 +41,7 @@ __all__ = [
     "ametered_call",
     "ametered_complete",
     "ametered_stream",
+    "estimated_prompt_tokens",
     "is_metered",
     "metered",
     "metered_call",
@@ -86,6 +87,18 @@ def prompt_tokens_of(prompt: Prompt, schema: Schema | None = None) -> Callable[[
                 except TypeError:  # a count that does not take the schema
                     pass
             return int(own(prompt))
+        return estimated_prompt_tokens(prompt)(model)
+
+    return count
+
+
+def estimated_prompt_tokens(prompt: Prompt) -> Callable[[Model], int]:
+    """A best estimate of ``prompt``'s tokens on a model, with no safety margin: its content
+    tokens by the model's own ``count_tokens`` plus a per-message allowance. Budgets reserve
+    ``prompt_tokens_of`` (an upper estimate, 25% over on remote models); savings are claimed
+    against this, so that a margin is not counted as saved."""
+
+    def count(model: Model) -> int:
         messages = normalize_messages(prompt)
         content = sum(model.count_tokens(m.content) for m in messages)
         return content + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)

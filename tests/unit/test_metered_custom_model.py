@@ -144,3 +144,21 @@ def test_a_wrapped_model_keeps_its_own_attributes_and_is_not_metered_twice() -> 
     with Run() as run:
         model.complete("one")
     assert len(run.ledger) == 1
+
+
+def test_savings_are_estimated_without_the_budgets_safety_margin() -> None:
+    from collab.budget.metered import (
+        MESSAGE_OVERHEAD_TOKENS,
+        estimated_prompt_tokens,
+        prompt_tokens_of,
+    )
+
+    class Margined(collab.ScriptedModel):
+        def count_prompt_tokens(self, prompt: object) -> int:
+            return 1000  # what a budget reserves: an upper estimate
+
+    model = Margined([], name="remote", kind="remote")
+    prompt = [{"role": "user", "content": "one two three four"}]
+    assert prompt_tokens_of(prompt)(model) == 1000
+    expected = model.count_tokens("one two three four") + 2 * MESSAGE_OVERHEAD_TOKENS
+    assert estimated_prompt_tokens(prompt)(model) == expected < 1000
