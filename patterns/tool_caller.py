@@ -69,7 +69,8 @@ class ToolTurns:
     @property
     def calls(self) -> list[ToolCall]:
         """The outcome's tool calls (a continued reply's with those it continued)."""
-        return list(self.turns[-1].calls)
+        last = self.turns[-1]
+        return list(last.calls or last.completion.tool_calls)
 
     @property
     def repairs(self) -> int:
