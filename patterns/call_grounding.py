@@ -68,7 +68,7 @@ def ungrounded_argument(
     "Default is California") is grounded too: the model made a default explicit. A small model
     that fills a parameter from nowhere, a unit the request never names or a number it never
     gave, is caught by this before any call runs."""
-    words = set(_WORD.findall(request.lower()))
+    text, words, numbers = _given(request)
     schemas = {t.name: t.parameters.get("properties", {}) for t in as_tools(list(tools))}
     for call in calls:
         documented = schemas.get(call.name, {})
@@ -78,10 +78,11 @@ def ungrounded_argument(
                     f"{call.name}({name}=True): the request does not ask for {name}; "
                     "leave it out unless it does"
                 )
-            given = request
+            given = (text, words, numbers)
             if name in documented:
-                given += "\n" + json.dumps(documented[name], ensure_ascii=False)
-            missing = _missing(value, *_given(given))
+                doc = _given(json.dumps(documented[name], ensure_ascii=False))
+                given = (f"{text}\n{doc[0]}", words | doc[1], numbers | doc[2])
+            missing = _missing(value, *given)
             if missing is not None:
                 return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
     return None
@@ -166,24 +167,23 @@ def _named(parameter: str, words: set[str]) -> bool:
 
 
 def _missing(value: Any, text: str, words: set[str], numbers: set[float | None]) -> Any:
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return None if float(value) in numbers or str(value) in text else value
-    if isinstance(value, str):
-        lowered = value.lower().strip()
-        unknown = {
-            w
-            for w in _WORD.findall(lowered)
-            if w not in words and not (w.isdigit() and float(w) in numbers)
-        }
-        return None if lowered in text or not unknown else value
-    items = value.values() if isinstance(value, dict) else value
-    if isinstance(items, list | tuple) or isinstance(value, dict):
-        for item in items:
-            missing = _missing(item, text, words, numbers)
-            if missing is not None:
-                return missing
+    """The first leaf of ``value`` (nested lists and dicts walked) that the given ``text``,
+    ``words`` and ``numbers`` do not contain; booleans and empty values pass."""
+    for leaf in _leaves(value):
+        if isinstance(leaf, bool) or leaf is None or leaf == "":
+            continue
+        if isinstance(leaf, int | float):
+            if float(leaf) not in numbers and str(leaf) not in text:
+                return leaf
+        elif isinstance(leaf, str):
+            lowered = leaf.lower().strip()
+            unknown = {
+                w
+                for w in _WORD.findall(lowered)
+                if w not in words and not (w.isdigit() and float(w) in numbers)
+            }
+            if lowered not in text and unknown:
+                return leaf
     return None
 
 

@@ -338,7 +338,8 @@ def _tasks(
     ``every_chunk``; unknown numbers are ignored), each pair once, chunk by chunk."""
     pairs: dict[tuple[int, int], None] = {}
     for j, job in enumerate(jobs):
-        for c in (not every_chunk and job["chunks"]) or range(n_chunks):
+        chunks = range(n_chunks) if every_chunk or not job["chunks"] else job["chunks"]
+        for c in chunks:
             if 0 <= c < n_chunks:
                 pairs[(j, c)] = None
     return list(pairs)

@@ -260,12 +260,7 @@ class RagIndex:
     def _retriever(self) -> bm25s.BM25:
         if self._bm25 is None:
             lib = _bm25s()
-            tokens = lib.tokenize(
-                [c.text for c in self.chunks],
-                stopwords="en",
-                token_pattern=TOKEN_PATTERN,
-                show_progress=False,
-            )
+            tokens = _tokenize([c.text for c in self.chunks])
             self._bm25 = lib.BM25()
             self._bm25.index(tokens, show_progress=False)
         return self._bm25
@@ -274,13 +269,7 @@ class RagIndex:
         import numpy as np
 
         retriever = self._retriever()
-        [words] = _bm25s().tokenize(
-            [query],
-            stopwords="en",
-            token_pattern=TOKEN_PATTERN,
-            return_ids=False,
-            show_progress=False,
-        )
+        [words] = _tokenize([query], return_ids=False)
         known = [w for w in words if w in retriever.vocab_dict]
         if not known:
             return []
@@ -299,6 +288,13 @@ class RagIndex:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
         cosine = matrix @ q / np.where(norms == 0, 1.0, norms)
         return [int(i) for i in np.argsort(-cosine, kind="stable")]
+
+
+def _tokenize(texts: list[str], **options: Any) -> Any:
+    """``bm25s``' tokens of ``texts``, the same way for the index and its queries."""
+    return _bm25s().tokenize(
+        texts, stopwords="en", token_pattern=TOKEN_PATTERN, show_progress=False, **options
+    )
 
 
 def _bm25s() -> Any:

@@ -195,33 +195,25 @@ def _signature(call: ToolCall) -> tuple[str, str]:
 def _made(calls: Sequence[ToolCall], gap: str) -> list[Message]:
     """The calls as made (each answered "recorded": none has run), then the request for the
     missing ones only."""
-    ask = Message(
-        role="user",
-        content=f"Not finished: {gap}. Make the calls still missing, not the ones above.",
-    )
-    answered = [c for c in calls if c.id]
-    if not answered:
-        return [ask]
-    recorded = [
-        Message(role="tool", content="recorded", tool_call_id=c.id, name=c.name) for c in answered
-    ]
-    return [Message(role="assistant", tool_calls=tuple(answered)), *recorded, ask]
+    ask = f"Not finished: {gap}. Make the calls still missing, not the ones above."
+    return _answered(calls, lambda _: "recorded", ask)
 
 
 def feedback(calls: Sequence[ToolCall], error: str, again: str) -> list[Message]:
     """The failed calls and the error (as each call's tool result), then the request to call
     again; without calls (or ids to answer), only the request."""
-    ask = Message(role="user", content=f"That call failed: {error}\n{again}")
+    ask = f"That call failed: {error}\n{again}"
+    return _answered(calls, lambda c: fence(f"error: {c.error or error}", "tool_result"), ask)
+
+
+def _answered(
+    calls: Sequence[ToolCall], result: Callable[[ToolCall], str], ask: str
+) -> list[Message]:
+    """``calls`` as the assistant's, each answered by a tool message ``result(call)``, then the
+    user's ``ask``; calls without an id cannot be answered, and only ``ask`` is left."""
     answered = [c for c in calls if c.id]
-    if not answered:
-        return [ask]
     results = [
-        Message(
-            role="tool",
-            content=fence(f"error: {call.error or error}", "tool_result"),
-            tool_call_id=call.id,
-            name=call.name,
-        )
-        for call in answered
+        Message(role="tool", content=result(c), tool_call_id=c.id, name=c.name) for c in answered
     ]
-    return [Message(role="assistant", tool_calls=tuple(answered)), *results, ask]
+    head = [Message(role="assistant", tool_calls=tuple(answered)), *results] if answered else []
+    return [*head, Message(role="user", content=ask)]

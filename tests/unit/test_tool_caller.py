@@ -156,11 +156,9 @@ def _areas(request: str, slm: ScriptedModel, llm: ScriptedModel, **options: int)
         slm=slm,
         llm=llm,
         max_tokens=32,
-        max_repairs=0,
-        llm_attempts=1,
         llm_sees_slm=False,
         missing=lambda calls: unused_value(calls, request),
-        **options,
+        **{"max_repairs": 0, "llm_attempts": 1, **options},
     )
 
 
@@ -198,8 +196,6 @@ def test_calls_still_incomplete_after_the_last_continuation_fail() -> None:
 
 
 def test_an_invalid_continuation_is_repaired_afresh() -> None:
-    from collab.patterns.tool_caller import unused_value
-
     slm = ScriptedModel(
         [
             [area("a", w=2, h=3)],
@@ -207,15 +203,7 @@ def test_an_invalid_continuation_is_repaired_afresh() -> None:
             [area("x", w=2, h=3), area("y", w=4, h=5)],
         ]
     )
-    turns = call_tools(
-        "Areas of 2 by 3 and 4 by 5?",
-        [TOOL],
-        slm=slm,
-        llm=ScriptedModel([]),
-        max_tokens=32,
-        max_repairs=1,
-        llm_attempts=0,
-        missing=lambda calls: unused_value(calls, "Areas of 2 by 3 and 4 by 5?"),
-    )
+    request = "Areas of 2 by 3 and 4 by 5?"
+    turns = _areas(request, slm, ScriptedModel([]), max_repairs=1, llm_attempts=0)
     assert turns.ok and turns.repairs == 1 and turns.continuations == 1
     assert [c.id for c in turns.calls] == ["x", "y"]  # the fresh reply's calls, not added up
