@@ -15,12 +15,17 @@ per expected one, in any order). Rows, on each category:
   ``--repairs`` times, then the LLM is asked the question afresh (``--llm-sees-slm``: with the
   SLM's failed calls);
 - tool caller, grounded: the same, and an SLM call whose argument values the question does not
-  contain, or that turns on a flag the question does not name
-  (``collab.patterns.tool_caller.grounded_check``), fails as well;
+  contain, that turns on a flag the question does not name, or that misreads the question (a
+  route backwards, one number in two parameters, a percentage in the wrong form:
+  ``collab.patterns.tool_caller.grounded_check``), fails as well;
 - tool caller, complete: grounded, and when the SLM's calls leave a value of the question
   unused (a number, a quoted value, a name listed beside a used one: ``unused_value``), the SLM
   is asked for the calls still missing (``call_tools(missing=...)``), up to 3 times; still
   incomplete, the reply fails: repaired, then escalated.
+
+The checks were written against the first 20 entries of each category (seed 0, the
+development sample); ``--held-out`` draws from the other entries instead and saves to
+``bench/results/tool_calling_held_out.json``.
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -53,6 +58,7 @@ from collab.models.base import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "tool_calling.json"
+HELD_OUT_RESULTS = ROOT / "bench" / "results" / "tool_calling_held_out.json"
 SLMS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
 LABELS = {
     "smollm2-135m-instruct": "SmolLM2-135M",
@@ -64,6 +70,8 @@ MAX_TOKENS = {"simple_python": 192, "multiple": 192, "parallel": 512}
 REPAIRS = 2
 """The tool caller's SLM repairs before the LLM (``plan_execute``'s default)."""
 GOAL_REACHED_LLM = 0.4
+DEVELOPMENT_LIMIT = 20
+"""Entries per category the grounding checks were developed on (``--held-out`` skips them)."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +101,20 @@ class Outcome:
     error: str | None = None
 
 
-def entries(category: str, limit: int | None, seed: int = 0) -> list[Entry]:
-    """``limit`` entries drawn as ``collab eval --limit`` draws them (all when None)."""
-    chosen = {item.id for item in select(load_bfcl(category), limit=limit, seed=seed).items}
+def entries(
+    category: str, limit: int | None, seed: int = 0, *, held_out: bool = False
+) -> list[Entry]:
+    """``limit`` entries drawn as ``collab eval --limit`` draws them (all when None).
+
+    ``held_out``: drawn from the entries outside the development sample (the
+    ``DEVELOPMENT_LIMIT`` entries of seed 0 the tool caller's checks were written against).
+    """
+    dataset = load_bfcl(category)
+    if held_out:
+        seen = {e.id for e in entries(category, DEVELOPMENT_LIMIT)}
+        rest = tuple(item for item in dataset.items if item.id not in seen)
+        dataset = dataset.model_copy(update={"items": rest})
+    chosen = {item.id for item in select(dataset, limit=limit, seed=seed).items}
     return [
         Entry(e["id"], category, question_of(e), e["function"], truth)
         for e, truth in read_category(category)
@@ -331,6 +350,13 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--record", type=Path, default=home / "recordings" / "tool_calling.sqlite")
     parser.add_argument("--no-record", action="store_true", help="call the models every time")
     parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help=f"draw from the entries outside the first {DEVELOPMENT_LIMIT} (those the checks were "
+        "developed on); results go to tool_calling_held_out.json",
+    )
+    parser.add_argument("--results", type=Path, help="where the results go")
+    parser.add_argument(
         "--llm-sees-slm",
         action="store_true",
         help="show the escalated LLM the SLM's failed calls (default: the question alone)",
@@ -344,7 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
     record = None if args.no_record else args.record
-    items = [e for category in args.categories for e in entries(category, args.limit)]
+    items = [
+        e
+        for category in args.categories
+        for e in entries(category, args.limit, held_out=args.held_out)
+    ]
+    results = args.results or (HELD_OUT_RESULTS if args.held_out else RESULTS)
     outcomes: list[Outcome] = []
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(collab.embedded_llm(n_threads=args.threads))
@@ -384,12 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         "limit": args.limit,
         "repairs": args.repairs,
         "llm_sees_slm": args.llm_sees_slm,
+        "held_out": args.held_out,
     }
-    path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta)
+    path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta, results)
     rows = summary(sorted(outcomes, key=lambda o: (o.category, o.system)))
     print(markdown(rows))
     print(json.dumps(goal(rows), indent=1))
-    print(f"results: {path.relative_to(ROOT)}")
+    print(f"results: {path}")
     return 0
 
 

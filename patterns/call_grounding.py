@@ -3,10 +3,10 @@
 A small model's tool calls are usually valid (the grammar sees to it) but often wrong in two
 ways a schema cannot see: a value the request never gave (a unit, a default, a number from
 nowhere), and a value the request gave that no call uses (it asked for two cities, the model
-called once). ``ungrounded_argument`` finds the first: ``grounded_check`` makes it a
-``call_tools`` check (an SLM reply that fails it is repaired, then escalated; the LLM's replies
-are taken when valid). ``unused_value`` finds the second: ``call_tools(missing=...)`` then asks
-the SLM for the calls still missing.
+called once). ``ungrounded_argument`` finds the first (``tool_caller.grounded_check`` makes it,
+with ``call_misreading``'s checks, a ``call_tools`` check: an SLM reply that fails it is
+repaired, then escalated). ``unused_value`` finds the second: ``call_tools(missing=...)`` then
+asks the SLM for the calls still missing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collab.tools import ToolLike, as_tools
 from collab.types import Completion, ToolCall
 
 __all__ = [
-    "grounded_check",
     "reply_error",
     "ungrounded_argument",
     "unused_value",
@@ -52,7 +51,7 @@ def reply_error(completion: Completion) -> str | None:
     return None
 
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -138,14 +137,20 @@ _COUNTS = [
 
 def _given(text: str) -> tuple[str, set[str], set[float | None]]:
     """What a text gives: itself lowercased, its words, its numbers (with those it writes as
-    words: months as their numbers, counts up to twenty)."""
+    words: months as their numbers, counts up to twenty; an afternoon hour on the 24-hour
+    clock too; a negative number's magnitude)."""
     lowered = text.lower()
     words = set(_WORD.findall(lowered))
-    numbers = {_as_number(n) for n in _NUMBER.findall(lowered)}
+    numbers = {abs(n) for n in map(_as_number, _NUMBER.findall(lowered)) if n is not None}
     numbers |= {float(_MONTHS[w]) for w in words if w in _MONTHS}
     numbers |= {float(_COUNTS.index(w)) for w in words if w in _COUNTS}
     numbers |= {v for given in _GIVEN_NUMBER.finditer(text) for v in _scaled(given)}
+    numbers |= {float(hour) + 12 for hour in _PM_HOUR.findall(lowered) if int(hour) < 12}
     return lowered, words, numbers
+
+
+_PM_HOUR = re.compile(r"\b(\d{1,2})(?::\d{2})?\s*p\.?m\b")
+"""An afternoon hour ("11 PM", "3pm"), given as the 24-hour clock's hour as well."""
 
 
 def _scaled(given: re.Match[str]) -> set[float]:
@@ -173,7 +178,7 @@ def _missing(value: Any, text: str, words: set[str], numbers: set[float | None])
         if isinstance(leaf, bool) or leaf is None or leaf == "":
             continue
         if isinstance(leaf, int | float):
-            if float(leaf) not in numbers and str(leaf) not in text:
+            if abs(float(leaf)) not in numbers and str(leaf) not in text:
                 return leaf
         elif isinstance(leaf, str):
             lowered = leaf.lower().strip()
@@ -283,17 +288,3 @@ def _leaves(value: Any) -> Iterator[Any]:
 def _digits_in(written: str, text: str) -> bool:
     plain = written.replace(",", "")
     return re.search(rf"(?<![\d.]){re.escape(plain)}(?![\d])", text) is not None
-
-
-def grounded_check(request: str, tools: Sequence[ToolLike] = ()) -> Check:
-    """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
-    ``ungrounded_argument`` against ``request`` and ``tools``' parameter docs (the LLM's
-    replies are taken when valid)."""
-
-    def check(by: Caller, completion: Completion) -> str | None:
-        error = reply_error(completion)
-        if error is None and by == "slm":
-            error = ungrounded_argument(completion.tool_calls, request, tools)
-        return error
-
-    return check

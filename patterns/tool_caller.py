@@ -23,11 +23,11 @@ from collab.types import Completion, Message, Prompt, ToolCall, normalize_messag
 from .call_grounding import (
     Caller,
     Check,
-    grounded_check,
     reply_error,
     ungrounded_argument,
     unused_value,
 )
+from .call_misreading import misread_argument
 from .fencing import fence
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "ToolTurns",
     "call_tools",
     "grounded_check",
+    "misread_argument",
     "reply_error",
     "ungrounded_argument",
     "unused_value",
@@ -217,3 +218,20 @@ def _answered(
     ]
     head = [Message(role="assistant", tool_calls=tuple(answered)), *results] if answered else []
     return [*head, Message(role="user", content=ask)]
+
+
+def grounded_check(request: str, tools: Sequence[ToolLike] = ()) -> Check:
+    """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
+    ``ungrounded_argument`` and ``misread_argument`` against ``request`` and ``tools``'
+    parameter docs (the LLM's replies are taken when valid)."""
+
+    def check(by: Caller, completion: Completion) -> str | None:
+        error = reply_error(completion)
+        if error is None and by == "slm":
+            calls = completion.tool_calls
+            error = ungrounded_argument(calls, request, tools) or misread_argument(
+                calls, request, tools
+            )
+        return error
+
+    return check

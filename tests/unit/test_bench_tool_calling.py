@@ -160,3 +160,33 @@ def test_the_complete_caller_asks_for_the_call_a_reply_left_out() -> None:
         assert not outcome.reached_llm
     asked = slm.calls[1][-1].content
     assert asked.startswith("Not finished: the request gives") and "not the ones above" in asked
+
+
+def test_held_out_entries_skip_the_development_sample(monkeypatch: Any) -> None:
+    raw = [
+        (
+            {
+                "id": f"multiple_{i}",
+                "question": [[{"role": "user", "content": f"q{i}"}]],
+                "function": [PLAY],
+            },
+            TRUTH[:1],
+        )
+        for i in range(60)
+    ]
+    monkeypatch.setattr(tool_calling, "read_category", lambda category: raw)
+    monkeypatch.setattr(
+        tool_calling, "load_bfcl", lambda category: _dataset([e["id"] for e, _ in raw])
+    )
+    development = {e.id for e in tool_calling.entries("multiple", tool_calling.DEVELOPMENT_LIMIT)}
+    held_out = [e.id for e in tool_calling.entries("multiple", 30, held_out=True)]
+    assert len(development) == 20 and len(held_out) == 30
+    assert not development & set(held_out)
+    every_other = {e.id for e in tool_calling.entries("multiple", None, held_out=True)}
+    assert every_other == {e["id"] for e, _ in raw} - development
+
+
+def _dataset(ids: list[str]) -> Any:
+    from collab.evaluation.datasets import Dataset, Item
+
+    return Dataset(name="fake", items=tuple(Item(id=i, input=i, reference="") for i in ids))
