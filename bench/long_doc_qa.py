@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slm", default="smollm2-135m-instruct")
     parser.add_argument("--llm", help="LiteLLM model string (default: the embedded server)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads per model")
+    parser.add_argument(
+        "--prefix-cache-mb",
+        type=float,
+        default=512,
+        help="the SLM's saved prompt states (a chunk asked about again skips its prefill); 0: none",
+    )
     parser.add_argument("--rag-passages", type=int, default=RAG.passages, help="rag's, to the LLM")
     parser.add_argument(
         "--no-rag-rerank", action="store_true", help="rag keeps the fused order (no SLM reranker)"
@@ -283,7 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     docs = documents(sorted({q.document for q in questions()}))
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with (
-        collab.LocalModel.from_catalog(args.slm, n_threads=args.threads) as slm,
+        collab.LocalModel.from_catalog(
+            args.slm, n_threads=args.threads, prefix_cache_mb=args.prefix_cache_mb
+        ) as slm,
         _llm(args.llm, threads=args.threads, whole="llm_all" in args.systems) as llm,
     ):
         index = None
@@ -325,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         meta["minions"] = minions_config.model_dump(
             include={"chunk_tokens", "max_jobs", "max_rounds", "max_tasks"}
         )
-    path = save(rows, {**meta, "threads": args.threads})
+    path = save(rows, {**meta, "threads": args.threads, "prefix_cache_mb": args.prefix_cache_mb})
     print(json.dumps(summary(rows), indent=1))
     print(f"saved {path}")
 

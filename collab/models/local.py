@@ -50,6 +50,7 @@ from collab.models.local_tools import (
     tool_messages,
     tool_result,
 )
+from collab.models.prefix_states import prefix_states
 from collab.models.prompt_staging import stage_prompt
 from collab.models.tool_calls import ToolRequest, tool_args
 from collab.speculative.config import Speculative
@@ -88,6 +89,11 @@ class LocalModel:
     A speculative model's context is batch-invariant (flash attention, Q8_0 K cache: see
     ``collab.speculative.INVARIANT_CONTEXT``); ``batch_invariant=True`` gives a plain model
     the same context, so it generates exactly what the speculative one does.
+
+    ``prefix_cache_mb`` keeps the cache's values of recent long prompts (up to that many MB):
+    a prompt sharing a long prefix with one asked before, not just the last one, skips that
+    prefill (``collab.models.prefix_states``); greedy output does not change. Speculative
+    decoding manages its own cache and does not use them.
     """
 
     kind: ModelKind = "local"
@@ -103,8 +109,10 @@ class LocalModel:
         name: str | None = None,
         speculative: Speculative | DraftSource | bool | None = None,
         batch_invariant: bool = False,
+        prefix_cache_mb: float = 0,
     ) -> None:
         n_ctx, n_threads = positive("n_ctx", n_ctx), positive("n_threads", n_threads)
+        self.prefix_states = prefix_states(prefix_cache_mb)
         settings = resolve_speculative(speculative)
         from collab.models.gguf_file import check_gguf
 
@@ -452,7 +460,7 @@ class LocalModel:
             llm = self._live()
             grammar = self._grammars.get(checked, llm) if checked is not None else None
             try:
-                stage_prompt(llm, tokens)
+                stage_prompt(llm, tokens, self.prefix_states)
                 out: Any = llm.create_completion(
                     tokens,
                     max_tokens=max_tokens,
@@ -577,7 +585,7 @@ class LocalModel:
         def produce() -> Iterator[str]:
             llm = self._live()
             if self._speculative is None:
-                stage_prompt(llm, tokens)
+                stage_prompt(llm, tokens, self.prefix_states)
                 return generate_deltas(
                     llm,
                     tokens,

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from collab.models.prefix_states import PrefixStates
+
 __all__ = ["CHUNK", "forget_from", "stage_prompt", "staged_tokens"]
 
 CHUNK = 64
@@ -31,15 +33,27 @@ _STAGED = "_collab_staged"
 """The ``Llama`` attribute holding the tokens whose cached values were staged in chunks."""
 
 
-def stage_prompt(llm: Llama, tokens: Sequence[int]) -> None:
+def stage_prompt(llm: Llama, tokens: Sequence[int], states: PrefixStates | None = None) -> None:
     """Make ``llm``'s cache hold exactly ``tokens[:-1]``, staged in aligned chunks (reusing
     what it can), so the next ``generate``/``create_completion`` of ``tokens`` decodes only
-    the last token, alone. The caller holds the model's lock."""
+    the last token, alone. With ``states``, a saved earlier prompt that shares more whole
+    chunks than the cache holds is restored first, and this prompt's state is saved. The
+    caller holds the model's lock."""
     head = [int(t) for t in tokens[:-1]]
     staged = staged_tokens(llm)
     if staged == head and llm.n_tokens == len(head):
         return
     reuse = _reusable(staged, head)
+    saved = states.best(head, reuse) if states is not None else None
+    if saved is not None and states is not None:
+        if states.restore(llm, saved):
+            staged = list(saved.tokens)
+            setattr(llm, _STAGED, staged)
+            reuse, before = _reusable(staged, head), reuse
+            states.tokens_skipped += reuse - before
+        else:
+            setattr(llm, _STAGED, [])
+            reuse = 0
     if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
         llm.n_tokens = reuse
     else:
@@ -52,6 +66,8 @@ def stage_prompt(llm: Llama, tokens: Sequence[int]) -> None:
         start = end
     setattr(llm, _STAGED, head)
     llm._requires_eval = True  # the logits are not the prompt's: its last token decodes next
+    if states is not None:
+        states.save(llm, head)
 
 
 def forget_from(llm: Llama, position: int) -> None:

@@ -8,6 +8,8 @@ difference on these prompts), plain and speculative.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from collab.errors import CollabError
@@ -51,3 +53,27 @@ def test_greedy_output_is_the_same_cold_after_another_prompt_and_cached(
             cached = model.complete(prompt, max_tokens=40).text  # prompt and reply cached
             streamed = "".join(model.stream(prompt, max_tokens=40))
             assert after_other == cold and cached == cold and streamed == cold, prompt
+
+
+def test_saved_prefix_states_skip_prefill_and_change_no_output() -> None:
+    """Three long excerpts asked about twice each, out of order: with ``prefix_cache_mb`` the
+    second round restores each excerpt's state instead of evaluating it again, and greedy
+    output is the same as without saved states."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    excerpts = [readme[i * 2500 : (i + 1) * 2500] for i in range(3)]
+    asked = [(e, q) for q in ("Name one command.", "What is it about?") for e in excerpts]
+
+    def answers(model: LocalModel) -> list[str]:
+        return [
+            model.complete(f"Excerpt:\n{e}\n\nTask: {q}", max_tokens=12).text for e, q in asked
+        ]
+
+    with LocalModel("smollm2-135m-instruct", n_threads=2, n_ctx=2048) as plain:
+        expected = answers(plain)
+    with LocalModel(
+        "smollm2-135m-instruct", n_threads=2, n_ctx=2048, prefix_cache_mb=256
+    ) as cached:
+        assert answers(cached) == expected
+        states = cached.prefix_states
+        assert states is not None and states.restored == 3 and len(states) == 3
+        assert states.tokens_skipped > 3 * 400  # each excerpt is over 500 tokens

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from collab.patterns.tool_caller import call_tools, grounded_check, unused_value
 
-from collab import Message, tool
+from collab import Message, ScriptedModel, tool
 from collab.errors import CollabError, UserError
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
@@ -100,3 +101,25 @@ def test_named_tool_call_through_the_embedded_server(embedded: EmbeddedServer) -
     (call,) = done.tool_calls
     assert call.name == "get_weather" and call.valid, call
     assert isinstance(call.arguments["city"], str)
+
+
+def test_qwen_adds_the_call_it_left_out_when_shown_its_calls(qwen: LocalModel) -> None:
+    """The 0.5B makes one call per reply; ``call_tools(missing=...)`` shows it its calls and
+    asks for the missing ones, and its calls add up, with no LLM."""
+    request = "What is the weather in Paris and Rome right now?"
+    never = ScriptedModel(lambda _: pytest.fail("the LLM was asked"), name="llm", kind="remote")
+    turns = call_tools(
+        request,
+        [get_weather],
+        slm=qwen,
+        llm=never,
+        max_tokens=96,
+        max_repairs=1,
+        llm_attempts=1,
+        check=grounded_check(request, [get_weather]),
+        missing=lambda calls: unused_value(calls, request),
+    )
+    assert turns.ok and not turns.escalated
+    assert turns.continuations >= 1  # its first reply left a city out
+    assert sorted(c.arguments["city"] for c in turns.calls) == ["Paris", "Rome"]
+    assert all(c.name == "get_weather" for c in turns.calls)

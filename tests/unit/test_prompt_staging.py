@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from collab.models import prompt_staging
+from collab.errors import UserError
+from collab.models import prefix_states, prompt_staging
+from collab.models.prefix_states import PrefixStates
 from collab.models.prompt_staging import forget_from, stage_prompt
 
 
@@ -128,3 +130,87 @@ def test_a_one_token_prompt_leaves_an_empty_cache_for_generate() -> None:
     stage_prompt(llm, [1, 2, 3])
     stage_prompt(llm, [7])
     assert llm.held() == [] and llm.log() == [[1, 2]]
+
+
+class _States(PrefixStates):
+    """PrefixStates whose saved "values" are the fake cache's tokens (no llama.cpp)."""
+
+    refuse = False
+
+
+@pytest.fixture
+def fake_state_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    def read(llm: _FakeLlama, limit: int) -> bytes | None:
+        data = np.array(llm.held(), dtype=np.intc).tobytes()
+        return data if 0 < len(data) <= limit else None
+
+    def write(llm: _FakeLlama, data: bytes) -> bool:
+        if _States.refuse:
+            return False
+        tokens = np.frombuffer(data, dtype=np.intc)
+        llm.input_ids[: len(tokens)] = tokens
+        return True
+
+    monkeypatch.setattr(prefix_states, "_read_state", read)
+    monkeypatch.setattr(prefix_states, "_write_state", write)
+    _States.refuse = False
+
+
+def _doc(n: int) -> list[int]:
+    """Twelve tokens of document ``n`` (three whole chunks of 4)."""
+    return [100 * n + i for i in range(12)]
+
+
+def _two_documents_asked() -> tuple[_FakeLlama, _States]:
+    """A model asked one question about document 1, then about document 2."""
+    llm, states = _FakeLlama(), _States(10_000, min_tokens=8)
+    for n in (1, 2):
+        stage_prompt(llm, [*_doc(n), 7, 8, 9], states)
+    llm.log()
+    return llm, states
+
+
+@pytest.mark.usefixtures("fake_state_io")
+def test_a_saved_prompt_sharing_a_prefix_is_restored_and_only_the_rest_evaluated() -> None:
+    llm, states = _two_documents_asked()
+    stage_prompt(llm, [*_doc(1), 5, 6, 9], states)  # document 1 again, another question
+    assert states.restored == 1 and states.tokens_skipped == 12
+    assert llm.log() == [[5, 6]]  # the 12 tokens of document 1 were not evaluated again
+    assert llm.held() == [*_doc(1), 5, 6]
+    # The new prompt's state replaced the one it superseded: one per document.
+    assert len(states) == 2 and states.saved == 3
+
+
+@pytest.mark.usefixtures("fake_state_io")
+def test_what_the_cache_holds_is_kept_when_no_saved_state_beats_it() -> None:
+    llm, states = _FakeLlama(), _States(10_000, min_tokens=8)
+    stage_prompt(llm, [*_doc(1), 7, 8, 9], states)
+    stage_prompt(llm, [*_doc(1), 5, 6, 9], states)
+    assert states.restored == 0 and states.tokens_skipped == 0
+    # Short prompts are not saved, and the byte budget evicts the least recently used.
+    stage_prompt(llm, [1, 2, 3], states)
+    assert len(states) == 1
+    small = _States(len(np.array([*_doc(1), 7, 8], dtype=np.intc).tobytes()), min_tokens=8)
+    for n in (1, 2):
+        stage_prompt(llm, [*_doc(n), 7, 8, 9], small)
+    assert len(small) == 1 and small.best([*_doc(1), 7, 8], 0) is None
+    assert small.best([*_doc(2), 7, 8], 0) is not None
+
+
+@pytest.mark.usefixtures("fake_state_io")
+def test_a_refused_restore_falls_back_to_a_full_prefill() -> None:
+    llm, states = _two_documents_asked()
+    _States.refuse = True
+    stage_prompt(llm, [*_doc(1), 5, 6, 9], states)
+    assert states.restored == 0
+    assert [t for batch in llm.log() for t in batch] == [*_doc(1), 5, 6]
+    assert llm.held() == [*_doc(1), 5, 6]
+
+
+@pytest.mark.parametrize("megabytes", [-1, "256", True])
+def test_a_bad_prefix_cache_size_is_refused_with_the_fix(megabytes: object) -> None:
+    with pytest.raises(UserError, match="prefix_cache_mb") as caught:
+        prefix_states.prefix_states(megabytes)  # type: ignore[arg-type]
+    assert "prefix_cache_mb=256" in (caught.value.hint or "")
+    assert prefix_states.prefix_states(0) is None
+    assert prefix_states.prefix_states(1.5).capacity_bytes == 3 * 2**19  # type: ignore[union-attr]
