@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunk-tokens", type=int, default=MINIONS.chunk_tokens, help="minions'")
     parser.add_argument("--max-jobs", type=int, default=MINIONS.max_jobs, help="minions' per round")
+    parser.add_argument(
+        "--quotes", action="store_true", help="minions' workers quote the chunk; unquoted dropped"
+    )
     parser.add_argument("--tag", help="a label after the systems' names (a variant's rows)")
     parser.add_argument("--max-rounds", type=int, default=MINIONS.max_rounds, help="minions'")
     args = parser.parse_args(argv)
@@ -283,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
             "chunk_tokens": args.chunk_tokens,
             "max_jobs": args.max_jobs,
             "max_rounds": args.max_rounds,
+            "quotes": args.quotes,
         }
     )
     items = questions()[:: args.every][: args.limit]
@@ -331,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     if "minions" in args.systems:
         meta["minions"] = minions_config.model_dump(
-            include={"chunk_tokens", "max_jobs", "max_rounds", "max_tasks"}
+            include={"chunk_tokens", "max_jobs", "max_rounds", "max_tasks", "quotes"}
         )
     path = save(rows, {**meta, "threads": args.threads, "prefix_cache_mb": args.prefix_cache_mb})
     print(json.dumps(summary(rows), indent=1))

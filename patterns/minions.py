@@ -33,6 +33,7 @@ from collab.types import Completion
 
 from .chunking import chunk_text
 from .common import CompileOptions, PatternResult, arun_graph, run_graph
+from .quoted_findings import parse_quoted, quote_in
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -105,6 +106,18 @@ class MinionsConfig(BaseModel):
         "Reply with the facts you found in one or two sentences, quoting numbers and names "
         "exactly. If the excerpt has nothing for the task, reply NONE."
     )
+    quotes: bool = False
+    """Workers copy the excerpt's words that say what they found (``QUOTE:``) before their
+    answer (``ANSWER:``), and a finding whose quote is not in its chunk, word for word, is
+    dropped (``quoted_findings``): what the LLM reads was at least written in the document."""
+    quoting_worker_system: str = (
+        "You read one excerpt of a longer document. Do the task using only the excerpt. If the "
+        "excerpt has what the task asks for, reply in two lines:\n"
+        "QUOTE: the words of the excerpt that say it, copied exactly\n"
+        "ANSWER: the answer, with numbers and names as written\n"
+        "If the excerpt has nothing for the task, reply NONE."
+    )
+    """The workers' prompt when ``quotes`` is on."""
     aggregator_system: str = (
         "Small assistants ran jobs on chunks of a document you cannot see; their findings "
         "follow. Answer the question from them. Set done to false only if a fact needed "
@@ -221,8 +234,9 @@ def build(
 
     @node(role="worker")
     def work(task: dict[str, Any]) -> MinionsState:
+        system = config.quoting_worker_system if config.quotes else config.worker_system
         messages = [
-            {"role": "system", "content": config.worker_system},
+            {"role": "system", "content": system},
             {
                 "role": "user",
                 "content": f"Excerpt:\n{task['text']}\n\nTask: {task['instruction']}",
@@ -230,11 +244,14 @@ def build(
         ]
         done = slm.complete(messages, max_tokens=config.worker_max_tokens)
         result = {k: task[k] for k in ("round", "job", "chunk", "instruction")}
-        return {"results": [{**result, "output": done.text.strip()}]}
+        output = done.text.strip()
+        if config.quotes and not found_nothing(output):
+            return {"results": [{**result, **_checked_quote(output, task["text"])}]}
+        return {"results": [{**result, "output": output}]}
 
     def collect(state: MinionsState) -> MinionsState:
         this_round = [r for r in state.get("results", []) if r["round"] == state["round"]]
-        kept = [r for r in this_round if not found_nothing(r["output"])]
+        kept = [r for r in this_round if not found_nothing(r["output"]) and r.get("quoted", True)]
         return {"findings": [*state["findings"], *kept]}
 
     @node(role="aggregator")
@@ -274,6 +291,7 @@ def build(
                 "worker_calls": len(results),
                 "findings": state["findings"],
                 "dropped": len(results) - len(state["findings"]),
+                "unquoted": sum(not r.get("quoted", True) for r in results),
                 "remote_tokens": spent,
                 "baseline_remote_tokens": baseline,
                 "remote_token_ratio": spent / baseline if baseline else None,
@@ -347,6 +365,16 @@ def _tasks(
 
 def _remote_tokens(done: Completion) -> int:
     return done.usage.total_tokens if done.kind == "remote" else 0
+
+
+def _checked_quote(output: str, chunk: str) -> dict[str, Any]:
+    """A quoting worker's reply as the LLM reads it (its answer, then the words it quoted),
+    and whether the quote is in its chunk (``quoted``) with the reply as written (``raw``)."""
+    finding = parse_quoted(output)
+    quoted = quote_in(finding.quote, chunk)
+    says = f'the excerpt says: "{finding.quote}"'
+    shown = (f"{finding.answer} ({says})" if finding.answer else says) if quoted else output
+    return {"output": shown, "quoted": quoted, "raw": output}
 
 
 def _shown(findings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

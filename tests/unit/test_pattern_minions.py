@@ -256,3 +256,41 @@ def test_the_llm_reads_each_finding_once_and_at_most_max_findings() -> None:
     distinct, kept = lines_read("", 3)  # each worker echoes its own excerpt: all distinct
     assert len(distinct) == 3 and kept > 3
     assert distinct[-1].split(", chunk ")[1].startswith(str(kept - 1))  # the latest ones
+
+
+def test_with_quotes_only_findings_whose_words_are_in_their_chunk_reach_the_llm() -> None:
+    def reply(messages: list[Message]) -> str:
+        assert "QUOTE:" in messages[0].content  # the quoting prompt
+        excerpt = messages[-1].content.split("\n\nTask:")[0]
+        if "42 million" in excerpt:
+            return "QUOTE: the annual revenue was 42 million euros\nANSWER: 42 million euros"
+        if "Ada Byrne" in excerpt:  # an invented quote: not in this chunk
+            return "QUOTE: revenue reached 50 million euros\nANSWER: 50 million euros"
+        return "NONE"
+
+    slm = ScriptedModel(reply, name="slm", kind="local")
+    llm = llm_saying(plan(("Find the annual revenue", [])), aggregation("42 million euros"))
+    config = CONFIG.model_copy(update={"quotes": True})
+    result = minions.run(
+        "What was the revenue?", document=DOCUMENT, slm=slm, llm=llm, config=config
+    )
+    details = result.details
+    assert details["unquoted"] == 1
+    assert details["findings"] and all("42 million" in f["raw"] for f in details["findings"])
+    aggregate_prompt = llm.calls[-1][-1].content
+    assert 'the excerpt says: "the annual revenue was 42 million euros"' in aggregate_prompt
+    assert "50 million" not in aggregate_prompt
+
+
+def test_without_quotes_an_unchecked_finding_still_reaches_the_llm() -> None:
+    slm = ScriptedModel(
+        lambda m: "Revenue reached 50 million." if "Ada" in m[-1].content else "NONE",
+        name="slm",
+        kind="local",
+    )
+    llm = llm_saying(plan(("Find the annual revenue", [])), aggregation("50 million"))
+    result = minions.run(
+        "What was the revenue?", document=DOCUMENT, slm=slm, llm=llm, config=CONFIG
+    )
+    assert result.details["unquoted"] == 0
+    assert "50 million" in llm.calls[-1][-1].content
