@@ -27,13 +27,14 @@ from typing_extensions import TypedDict
 from collab.budget.limits import Budget
 from collab.budget.metered import estimated_prompt_tokens, metered
 from collab.budget.run import Run
+from collab.errors import InvalidOutputError
 from collab.graph import LEDGER_KEY, LedgerState, node
 from collab.models.base import Model
 from collab.types import Completion
 
 from .chunking import chunk_text
 from .common import CompileOptions, PatternResult, arun_graph, run_graph
-from .quoted_findings import parse_quoted, quote_in
+from .quoted_findings import QuotedFinding, quote_in
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -107,15 +108,15 @@ class MinionsConfig(BaseModel):
         "exactly. If the excerpt has nothing for the task, reply NONE."
     )
     quotes: bool = False
-    """Workers copy the excerpt's words that say what they found (``QUOTE:``) before their
-    answer (``ANSWER:``), and a finding whose quote is not in its chunk, word for word, is
-    dropped (``quoted_findings``): what the LLM reads was at least written in the document."""
+    """Workers reply as JSON (``QuotedFinding``, under a grammar): the excerpt's words that
+    say what they found, copied, and their answer; a finding whose quote is not in its chunk,
+    word for word, is dropped (``quoted_findings``), so what the LLM reads was at least
+    written in the document. A reply cut off by ``worker_max_tokens`` counts as nothing."""
     quoting_worker_system: str = (
-        "You read one excerpt of a longer document. Do the task using only the excerpt. If the "
-        "excerpt has what the task asks for, reply in two lines:\n"
-        "QUOTE: the words of the excerpt that say it, copied exactly\n"
-        "ANSWER: the answer, with numbers and names as written\n"
-        "If the excerpt has nothing for the task, reply NONE."
+        "You read one excerpt of a longer document. Do the task using only the excerpt. Reply "
+        'with JSON: "quote", the words of the excerpt that answer the task, copied exactly, '
+        'and "answer", the answer in a few words with numbers and names as written. If the '
+        'excerpt has nothing for the task, reply with an empty "quote" and the "answer" NONE.'
     )
     """The workers' prompt when ``quotes`` is on."""
     aggregator_system: str = (
@@ -242,12 +243,11 @@ def build(
                 "content": f"Excerpt:\n{task['text']}\n\nTask: {task['instruction']}",
             },
         ]
-        done = slm.complete(messages, max_tokens=config.worker_max_tokens)
         result = {k: task[k] for k in ("round", "job", "chunk", "instruction")}
-        output = done.text.strip()
-        if config.quotes and not found_nothing(output):
-            return {"results": [{**result, **_checked_quote(output, task["text"])}]}
-        return {"results": [{**result, "output": output}]}
+        if config.quotes:
+            return {"results": [{**result, **_quoted(slm, messages, config, task["text"])}]}
+        done = slm.complete(messages, max_tokens=config.worker_max_tokens)
+        return {"results": [{**result, "output": done.text.strip()}]}
 
     def collect(state: MinionsState) -> MinionsState:
         this_round = [r for r in state.get("results", []) if r["round"] == state["round"]]
@@ -367,14 +367,22 @@ def _remote_tokens(done: Completion) -> int:
     return done.usage.total_tokens if done.kind == "remote" else 0
 
 
-def _checked_quote(output: str, chunk: str) -> dict[str, Any]:
-    """A quoting worker's reply as the LLM reads it (its answer, then the words it quoted),
-    and whether the quote is in its chunk (``quoted``) with the reply as written (``raw``)."""
-    finding = parse_quoted(output)
+def _quoted(
+    slm: Model, messages: list[dict[str, str]], config: MinionsConfig, chunk: str
+) -> dict[str, Any]:
+    """A quoting worker's reply: what the LLM reads (its answer with the words it quoted),
+    whether the quote is in its ``chunk`` (``quoted``) and the reply as written (``raw``).
+    Nothing found, or a reply cut off before its JSON closed, is "NONE"."""
+    try:
+        done = slm.complete(messages, max_tokens=config.worker_max_tokens, schema=QuotedFinding)
+    except InvalidOutputError:
+        return {"output": "NONE", "quoted": True, "raw": ""}
+    finding = QuotedFinding.model_validate(done.parsed)
+    if found_nothing(finding.answer) and not finding.quote.strip():
+        return {"output": "NONE", "quoted": True, "raw": done.text}
     quoted = quote_in(finding.quote, chunk)
-    says = f'the excerpt says: "{finding.quote}"'
-    shown = (f"{finding.answer} ({says})" if finding.answer else says) if quoted else output
-    return {"output": shown, "quoted": quoted, "raw": output}
+    output = f'{finding.answer} (the excerpt says: "{finding.quote.strip()}")'
+    return {"output": output, "quoted": quoted, "raw": done.text}
 
 
 def _shown(findings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -2,48 +2,33 @@
 
 A small worker asked what its excerpt says about something often answers from nowhere: a
 plausible section title, a date it half remembers. Asked to copy the words that say it
-(``QUOTE: ...``) before its answer (``ANSWER: ...``), it can be checked: the quote must be in
-the excerpt, word for word (case, punctuation and spacing aside), or the finding is dropped.
-After MinionS' workers, whose outputs carry a citation for the remote model to weigh.
+(``QuotedFinding.quote``, written as JSON under a grammar, so even a 0.5B model keeps the
+form) beside its answer, it can be checked: the quote must be in the excerpt, word for word
+(case, punctuation and spacing aside), or the finding is dropped. After MinionS' workers,
+whose outputs carry a citation for the remote model to weigh.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-__all__ = ["QuotedFinding", "parse_quoted", "quote_in"]
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["QuotedFinding", "quote_in"]
 
 MIN_QUOTE_WORDS = 3
 """A shorter quote ("15", "the Licensor") is found almost anywhere: it checks nothing."""
 
-_LINE = re.compile(r"^\W*(?P<key>quote|answer)\s*:\s*(?P<value>.*)$", re.IGNORECASE)
 
+class QuotedFinding(BaseModel):
+    """What a quoting worker replies: the excerpt's words that say it, and its answer."""
 
-@dataclass(frozen=True)
-class QuotedFinding:
-    """What a worker replied: the words it copied and its answer (either may be empty)."""
+    model_config = ConfigDict(frozen=True)
 
     quote: str
+    """Copied from the excerpt; empty when the excerpt has nothing for the task."""
     answer: str
-
-
-def parse_quoted(output: str) -> QuotedFinding:
-    """The ``QUOTE:`` and ``ANSWER:`` of a worker's reply (a value may run on over the next
-    lines until the other key); a reply without them is all answer, with no quote."""
-    found: dict[str, list[str]] = {}
-    key: str | None = None
-    for line in output.strip().splitlines():
-        match = _LINE.match(line)
-        if match is not None:
-            key = match["key"].lower()
-            found[key] = [match["value"]]
-        elif key is not None:
-            found[key].append(line)
-    if not found:
-        return QuotedFinding(quote="", answer=output.strip())
-    quote, answer = (" ".join(found.get(k, [])).strip() for k in ("quote", "answer"))
-    return QuotedFinding(quote=quote.strip(" \"'“”‘’"), answer=answer)
+    """The answer in a few words ("NONE" when the excerpt has nothing)."""
 
 
 def quote_in(quote: str, text: str) -> bool:

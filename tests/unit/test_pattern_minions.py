@@ -260,13 +260,17 @@ def test_the_llm_reads_each_finding_once_and_at_most_max_findings() -> None:
 
 def test_with_quotes_only_findings_whose_words_are_in_their_chunk_reach_the_llm() -> None:
     def reply(messages: list[Message]) -> str:
-        assert "QUOTE:" in messages[0].content  # the quoting prompt
+        assert '"quote"' in messages[0].content  # the quoting prompt
         excerpt = messages[-1].content.split("\n\nTask:")[0]
         if "42 million" in excerpt:
-            return "QUOTE: the annual revenue was 42 million euros\nANSWER: 42 million euros"
-        if "Ada Byrne" in excerpt:  # an invented quote: not in this chunk
-            return "QUOTE: revenue reached 50 million euros\nANSWER: 50 million euros"
-        return "NONE"
+            found = {"quote": "the annual revenue was 42 million euros", "answer": "42 million"}
+        elif "Ada Byrne" in excerpt:  # an invented quote: not in this chunk
+            found = {"quote": "revenue reached 50 million euros", "answer": "50 million euros"}
+        elif "Paragraph 3 " in excerpt:  # cut off before its JSON closed
+            return '{"quote": "Paragraph 3 describes'
+        else:
+            found = {"quote": "", "answer": "NONE"}
+        return json.dumps(found)
 
     slm = ScriptedModel(reply, name="slm", kind="local")
     llm = llm_saying(plan(("Find the annual revenue", [])), aggregation("42 million euros"))

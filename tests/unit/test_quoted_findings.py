@@ -1,35 +1,13 @@
-"""A worker's quote checked against its excerpt, and its reply read as QUOTE and ANSWER."""
+"""A worker's quote checked against its excerpt."""
 
 from __future__ import annotations
 
 import pytest
-from collab.patterns.quoted_findings import QuotedFinding, parse_quoted, quote_in
+from collab.patterns.quoted_findings import quote_in
 
 EXCERPT = """15. Disclaimer of Warranty.
 
 THERE IS NO WARRANTY FOR THE PROGRAM, TO THE EXTENT PERMITTED BY APPLICABLE LAW."""
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        (
-            "QUOTE: 15. Disclaimer of Warranty.\nANSWER: Disclaimer of Warranty",
-            QuotedFinding("15. Disclaimer of Warranty.", "Disclaimer of Warranty"),
-        ),
-        (
-            'Quote: "THERE IS NO WARRANTY\nFOR THE PROGRAM"\nAnswer: none given',
-            QuotedFinding("THERE IS NO WARRANTY FOR THE PROGRAM", "none given"),
-        ),
-        ("ANSWER: 2007", QuotedFinding("", "2007")),
-        (
-            "The title is Disclaimer of Warranty.",
-            QuotedFinding("", "The title is Disclaimer of Warranty."),
-        ),
-    ],
-)
-def test_a_reply_is_read_as_its_quote_and_answer(reply: str, expected: QuotedFinding) -> None:
-    assert parse_quoted(reply) == expected
 
 
 @pytest.mark.parametrize(
