@@ -135,7 +135,7 @@ _COUNTS = [
 ]
 
 
-def _given(text: str) -> tuple[str, set[str], set[float | None]]:
+def _given(text: str) -> tuple[str, set[str], set[float]]:
     """What a text gives: itself lowercased, its words, its numbers (with those it writes as
     words: months as their numbers, counts up to twenty; an afternoon hour on the 24-hour
     clock too; a negative number's magnitude)."""
@@ -171,7 +171,7 @@ def _named(parameter: str, words: set[str]) -> bool:
     return not parts or any(w.startswith(p) for p in parts for w in words)
 
 
-def _missing(value: Any, text: str, words: set[str], numbers: set[float | None]) -> Any:
+def _missing(value: Any, text: str, words: set[str], numbers: set[float]) -> Any:
     """The first leaf of ``value`` (nested lists and dicts walked) that the given ``text``,
     ``words`` and ``numbers`` do not contain; booleans and empty values pass."""
     for leaf in _leaves(value):
