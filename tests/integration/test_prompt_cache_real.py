@@ -64,9 +64,7 @@ def test_saved_prefix_states_skip_prefill_and_change_no_output() -> None:
     asked = [(e, q) for q in ("Name one command.", "What is it about?") for e in excerpts]
 
     def answers(model: LocalModel) -> list[str]:
-        return [
-            model.complete(f"Excerpt:\n{e}\n\nTask: {q}", max_tokens=12).text for e, q in asked
-        ]
+        return [model.complete(f"Excerpt:\n{e}\n\nTask: {q}", max_tokens=12).text for e, q in asked]
 
     with LocalModel("smollm2-135m-instruct", n_threads=2, n_ctx=2048) as plain:
         expected = answers(plain)
