@@ -10,3 +10,4 @@ if __name__ == "__main__":
     load.run()
     __import__("bench.speculative").speculative.run()
     __import__("bench.constrained").constrained.run()
+    __import__("bench.prefix_states").prefix_states.run()
