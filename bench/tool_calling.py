@@ -21,7 +21,9 @@ per expected one, in any order). Rows, on each category:
 - tool caller, complete: grounded, and when the SLM's calls leave a value of the question
   unused (a number, a quoted value, a name listed beside a used one: ``unused_value``), the SLM
   is asked for the calls still missing (``call_tools(missing=...)``), up to 3 times; still
-  incomplete, the reply fails: repaired, then escalated.
+  incomplete, the reply fails: repaired, then escalated;
+- tool caller, strict: complete, and a value only the called tool's docs give (a default made
+  explicit) fails too (``grounded_check(..., documented_values=False)``): more escalations.
 
 The checks were written against the first 20 entries of each category (seed 0, the
 development sample); ``--held-out`` draws from the other entries instead and saves to
@@ -146,11 +148,12 @@ def tool_caller(
     *,
     repairs: int = REPAIRS,
     llm_sees_slm: bool = False,
-    check: Literal["valid", "grounded", "complete"] = "valid",
+    check: Literal["valid", "grounded", "complete", "strict"] = "valid",
 ) -> Answerer:
     """The SLM's calls, repaired, then the LLM's; ``check``: which SLM replies fail, besides
     invalid ones: ungrounded ones (``grounded_check``); ``complete``: those too, and the SLM
-    continues calls that leave a value of the question unused (``unused_value``)."""
+    continues calls that leave a value of the question unused (``unused_value``); ``strict``:
+    ``complete`` with values only the tool's docs give failing too."""
 
     def answer(entry: Entry, run: Run) -> tuple[ToolTurns | None, list[Any]]:
         tools = bfcl_tools(entry.functions).tools
@@ -163,9 +166,11 @@ def tool_caller(
             max_repairs=repairs,
             llm_attempts=1,
             llm_sees_slm=llm_sees_slm,
-            check=None if check == "valid" else grounded_check(entry.question, tools),
+            check=None
+            if check == "valid"
+            else grounded_check(entry.question, tools, documented_values=check != "strict"),
             missing=(lambda calls: unused_value(calls, entry.question))
-            if check == "complete"
+            if check in ("complete", "strict")
             else None,
         )
         return turns, turns.calls
@@ -405,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                                 check=check,
                             ),
                         )
-                        for check in ("grounded", "complete")
+                        for check in ("grounded", "complete", "strict")
                     ),
                 ]
                 outcomes += evaluate(systems, items, on_outcome=_progress)

@@ -220,16 +220,21 @@ def _answered(
     return [*head, Message(role="user", content=ask)]
 
 
-def grounded_check(request: str, tools: Sequence[ToolLike] = ()) -> Check:
+def grounded_check(
+    request: str, tools: Sequence[ToolLike] = (), *, documented_values: bool = True
+) -> Check:
     """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
     ``ungrounded_argument`` and ``misread_argument`` against ``request`` and ``tools``'
-    parameter docs (the LLM's replies are taken when valid)."""
+    parameter docs (the LLM's replies are taken when valid). ``documented_values=False``:
+    a value only the tool's docs give (a default made explicit) fails too, a stricter dial
+    that escalates more."""
+    grounding = tools if documented_values else ()
 
     def check(by: Caller, completion: Completion) -> str | None:
         error = reply_error(completion)
         if error is None and by == "slm":
             calls = completion.tool_calls
-            error = ungrounded_argument(calls, request, tools) or misread_argument(
+            error = ungrounded_argument(calls, request, grounding) or misread_argument(
                 calls, request, tools
             )
         return error

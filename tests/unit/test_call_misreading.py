@@ -99,3 +99,21 @@ def test_signs_exponents_and_afternoon_hours_are_read_as_given(
 def test_an_afternoon_hour_does_not_ground_other_numbers() -> None:
     assert ungrounded_argument(_call(closes=24), "Open until 11 PM.") is not None
     assert ungrounded_argument(_call(hour=13), "Meet at 1 am.") is not None
+
+
+def test_the_strict_dial_fails_a_value_only_the_tool_docs_give() -> None:
+    request = "Who are the top chess players?"
+    tools = [_tool("ranking", limit="How many players. Default is 10.")]
+    reply = Completion(
+        text="", model="m", kind="local", tool_calls=tuple(_call("ranking", limit=10))
+    )
+    assert grounded_check(request, tools)("slm", reply) is None
+    strict = grounded_check(request, tools, documented_values=False)("slm", reply)
+    assert strict is not None and "limit=10" in strict
+    # The misreadings still read the docs under the strict dial.
+    percent = [_tool("interest", rate="The rate in percentage.")]
+    fraction = Completion(
+        text="", model="m", kind="local", tool_calls=tuple(_call("interest", rate=0.05))
+    )
+    error = grounded_check("Interest at 5%.", percent, documented_values=False)("slm", fraction)
+    assert error is not None and "percentage" in error
