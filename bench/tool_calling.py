@@ -113,7 +113,7 @@ def entries(
     """
     dataset = load_bfcl(category)
     if held_out:
-        seen = {e.id for e in entries(category, DEVELOPMENT_LIMIT)}
+        seen = {item.id for item in select(dataset, limit=DEVELOPMENT_LIMIT).items}
         rest = tuple(item for item in dataset.items if item.id not in seen)
         dataset = dataset.model_copy(update={"items": rest})
     chosen = {item.id for item in select(dataset, limit=limit, seed=seed).items}

@@ -20,6 +20,7 @@ from collab.tools import ToolLike, as_tools
 from collab.types import Completion, ToolCall
 
 __all__ = [
+    "parameter_docs",
     "reply_error",
     "ungrounded_argument",
     "unused_value",
@@ -68,7 +69,7 @@ def ungrounded_argument(
     that fills a parameter from nowhere, a unit the request never names or a number it never
     gave, is caught by this before any call runs."""
     text, words, numbers = _given(request)
-    schemas = {t.name: t.parameters.get("properties", {}) for t in as_tools(list(tools))}
+    schemas = parameter_docs(tools)
     for call in calls:
         documented = schemas.get(call.name, {})
         for name, value in call.arguments.items():
@@ -85,6 +86,11 @@ def ungrounded_argument(
             if missing is not None:
                 return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
     return None
+
+
+def parameter_docs(tools: Sequence[ToolLike]) -> dict[str, dict[str, Any]]:
+    """Each tool's name → its parameters' JSON Schema properties (their docs)."""
+    return {t.name: t.parameters.get("properties", {}) for t in as_tools(list(tools))}
 
 
 _MONTHS = {

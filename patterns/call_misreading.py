@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from collab.tools import ToolLike, as_tools
+from collab.tools import ToolLike
 from collab.types import ToolCall
 
-from .call_grounding import _GIVEN_NUMBER, _WORD, _leaves, _scaled
+from .call_grounding import _GIVEN_NUMBER, _WORD, _as_number, _leaves, _scaled, parameter_docs
 
 __all__ = ["misread_argument"]
 
@@ -31,7 +31,7 @@ def misread_argument(
     (``None`` when none is found): a route backwards, a number given once used for two
     parameters, a percentage written as a fraction or the other way round (by the called
     tool's parameter docs, from ``tools``)."""
-    schemas = {t.name: t.parameters.get("properties", {}) for t in as_tools(list(tools))}
+    schemas = parameter_docs(tools)
     readings: tuple[Reading, ...] = (_backwards_route, _number_used_twice, _percent_form)
     for call in calls:
         for reading in readings:
@@ -125,7 +125,7 @@ def _percent_form(call: ToolCall, request: str, docs: Mapping[str, Any]) -> str 
         if percent == decimal:
             continue
         for given in percents:
-            written, number = given.group().strip(), float(given["number"].replace(",", ""))
+            written, number = given.group().strip(), _as_number(given["number"]) or 0.0
             if percent and number and abs(value - number / 100) < 1e-12:
                 return (
                     f"{call.name}({name}={value!r}): {name} takes a percentage and the request "

@@ -66,9 +66,9 @@ class PrefixStates:
         with self._lock:
             return len(self._saved)
 
-    def best(self, head: Sequence[int], reusable: int) -> SavedPrefix | None:
+    def best(self, head: Sequence[int], reusable: int) -> tuple[SavedPrefix, int] | None:
         """The saved prompt whose staged values ``head`` can reuse more of than ``reusable``
-        (what the cache already offers), or ``None``."""
+        (what the cache already offers), with how many positions it offers; or ``None``."""
         wanted = list(head)
         best, best_reuse = None, reusable
         with self._lock:
@@ -76,9 +76,10 @@ class PrefixStates:
                 reuse = _reusable(list(tokens), wanted)
                 if reuse > best_reuse:
                     best, best_reuse = saved, reuse
-            if best is not None:
-                self._saved.move_to_end(best.tokens)
-        return best
+            if best is None:
+                return None
+            self._saved.move_to_end(best.tokens)
+        return best, best_reuse
 
     def save(self, llm: Llama, head: Sequence[int]) -> None:
         """Keep the cache's values for ``head`` (the cache holds exactly ``head``), when it is
@@ -109,9 +110,10 @@ class PrefixStates:
         shared = _reusable(list(older), list(head))
         return shared >= self.min_tokens and 4 * shared >= 3 * len(older)
 
-    def restore(self, llm: Llama, saved: SavedPrefix) -> bool:
-        """Put ``saved``'s values in ``llm``'s cache (replacing what it held); ``False`` when
-        llama.cpp refused them (the cache is then empty)."""
+    def restore(self, llm: Llama, saved: SavedPrefix, *, spared: int = 0) -> bool:
+        """Put ``saved``'s values in ``llm``'s cache (replacing what it held), counting
+        ``spared`` positions of prefill saved; ``False`` when llama.cpp refused them (the
+        cache is then empty)."""
         llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         if not _write_state(llm, saved.data):
             llm._ctx.kv_cache_seq_rm(-1, 0, -1)
@@ -122,6 +124,7 @@ class PrefixStates:
         llm.n_tokens = n
         with self._lock:
             self.restored += 1
+            self.tokens_skipped += spared
         return True
 
 

@@ -44,16 +44,12 @@ def stage_prompt(llm: Llama, tokens: Sequence[int], states: PrefixStates | None 
     if staged == head and llm.n_tokens == len(head):
         return
     reuse = _reusable(staged, head)
-    saved = states.best(head, reuse) if states is not None else None
-    if saved is not None and states is not None:
-        if states.restore(llm, saved):
-            staged = list(saved.tokens)
-            setattr(llm, _STAGED, staged)
-            reuse, before = _reusable(staged, head), reuse
-            states.tokens_skipped += reuse - before
-        else:
-            setattr(llm, _STAGED, [])
-            reuse = 0
+    found = states.best(head, reuse) if states is not None else None
+    if found is not None and states is not None:
+        saved, shared = found
+        restored = states.restore(llm, saved, spared=shared - reuse)
+        setattr(llm, _STAGED, list(saved.tokens) if restored else [])
+        reuse = shared if restored else 0
     if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
         llm.n_tokens = reuse
     else:
