@@ -206,10 +206,12 @@ def _as_number(written: str) -> float | None:
 
 
 # A number in the request: not glued to a word before it ("BRCA1", "June01", "x^3" pass), a
-# clock time as one value ("22:00"), then what scales it ("5%", "50 million").
+# clock time as one value ("22:00"), an exponent as part of it ("1e-9"), then what scales it
+# ("5%", "50 million").
 _GIVEN_NUMBER = re.compile(
     r"(?<![\w^.$-])(?P<time>\d{1,2}:\d{2})"
-    r"|(?<![\w^.,])(?P<number>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?![\d,]\d)(?P<scale>\s*(?:%|percent\b|thousand\b"
+    r"|(?<![\w^.,])(?P<number>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+\b)?)(?![\d,]\d)"
+    r"(?P<scale>\s*(?:%|percent\b|thousand\b"
     r"|million\b|billion\b))?",
     re.IGNORECASE,
 )

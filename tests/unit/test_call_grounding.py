@@ -39,6 +39,7 @@ def test_a_flag_turned_on_must_be_named_by_the_request() -> None:
         ("Biography of Pope Innocent III.", [{"name": "Innocent III"}]),
         ("Use the 'histogram' function on [1, 2].", [{"data": [1, 2]}]),
         ("The emission factor is 0 here.", [{"factor": 0}]),
+        ("Charges of 1e-9 and 2E-9 at 0.05 m.", [{"q1": 1e-09, "q2": 2e-09, "d": 0.05}]),
     ],
 )
 def test_values_the_calls_use_pass(request_text: str, arguments: list[dict[str, object]]) -> None:
@@ -60,6 +61,7 @@ def test_values_the_calls_use_pass(request_text: str, arguments: list[dict[str, 
         ("Rates of 1.5% and 2.1% for 10 years.", [{"rate": 0.015, "years": 10}], "'2.1%'"),
         ("Leaves at 09:30 or 11:15.", [{"time": "09:30"}], "'11:15'"),
         ("Review 'great food' and 'slow service'.", [{"text": "great food"}], "'slow service'"),
+        ("Charges of 1e-9 and 3e-9.", [{"q1": 1e-09, "q2": 1.0}], "'3e-9'"),
     ],
 )
 def test_a_value_no_call_uses_is_named(
