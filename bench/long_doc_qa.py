@@ -275,6 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quotes", action="store_true", help="minions' workers quote the chunk; unquoted dropped"
     )
+    parser.add_argument(
+        "--chunks-per-job",
+        type=int,
+        help="minions' workers read only each job's best chunks by BM25 (default: every chunk)",
+    )
     parser.add_argument("--tag", help="a label after the systems' names (a variant's rows)")
     parser.add_argument("--max-rounds", type=int, default=MINIONS.max_rounds, help="minions'")
     args = parser.parse_args(argv)
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             "max_jobs": args.max_jobs,
             "max_rounds": args.max_rounds,
             "quotes": args.quotes,
+            "chunks_per_job": args.chunks_per_job,
         }
     )
     items = questions()[:: args.every][: args.limit]
@@ -335,7 +341,14 @@ def main(argv: list[str] | None = None) -> None:
         }
     if "minions" in args.systems:
         meta["minions"] = minions_config.model_dump(
-            include={"chunk_tokens", "max_jobs", "max_rounds", "max_tasks", "quotes"}
+            include={
+                "chunk_tokens",
+                "max_jobs",
+                "max_rounds",
+                "max_tasks",
+                "quotes",
+                "chunks_per_job",
+            }
         )
     path = save(rows, {**meta, "threads": args.threads, "prefix_cache_mb": args.prefix_cache_mb})
     print(json.dumps(summary(rows), indent=1))

@@ -35,6 +35,7 @@ from collab.types import Completion
 from .chunking import chunk_text
 from .common import CompileOptions, PatternResult, arun_graph, run_graph
 from .quoted_findings import QuotedFinding, quote_in
+from .rag_index import bm25_ranking
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -94,6 +95,11 @@ class MinionsConfig(BaseModel):
     """Run the first round's jobs on every chunk, whatever chunks the LLM names: it has seen
     none of them yet, so its numbers are guesses (on the long-document benchmark the 1.5B named
     3 of 7 chunks on average and missed the answer). Later rounds run on the chunks named."""
+    chunks_per_job: int | None = Field(default=None, gt=0)
+    """Run each job on at most this many of its chunks: those BM25 ranks highest for the
+    question and the job's instruction (on the device, no model call); chunks sharing no word
+    with them are skipped (all are kept when none does). ``None``: every chunk. A small worker
+    given a chunk with nothing for its job often makes a finding up, and the LLM cannot tell."""
     max_tasks: int = Field(default=64, gt=0)
     """Worker calls (job x chunk) per round at most; the rest are dropped, in plan order."""
     planner_system: str = (
@@ -215,6 +221,8 @@ def build(
 
         every = config.first_round_every_chunk and state["round"] == 1
         tasks = _tasks(state["jobs"], len(state["chunks"]), every_chunk=every)
+        if config.chunks_per_job is not None:
+            tasks = _best_tasks(tasks, state, config.chunks_per_job)
         tasks = tasks[: config.max_tasks]
         if not tasks:
             return "aggregate"
@@ -361,6 +369,20 @@ def _tasks(
             if 0 <= c < n_chunks:
                 pairs[(j, c)] = None
     return list(pairs)
+
+
+def _best_tasks(
+    tasks: list[tuple[int, int]], state: MinionsState, per_job: int
+) -> list[tuple[int, int]]:
+    """Each job's ``per_job`` chunks among its tasks that BM25 ranks highest for the question
+    and its instruction, best first; a job none of whose chunks shares a word keeps them all."""
+    best: list[tuple[int, int]] = []
+    for job, instruction in enumerate(j["instruction"] for j in state["jobs"]):
+        mine = [chunk for j, chunk in tasks if j == job]
+        query = f"{state['question']} {instruction}"
+        ranked = [mine[i] for i in bm25_ranking([state["chunks"][c] for c in mine], query)]
+        best += [(job, chunk) for chunk in (ranked[:per_job] if ranked else mine)]
+    return best
 
 
 def _remote_tokens(done: Completion) -> int:

@@ -30,7 +30,7 @@ and ``bm25/`` (``bm25s``' own save).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import bm25s
     import numpy as np
 
-__all__ = ["ChunkingConfig", "Embedder", "Hit", "RagIndex"]
+__all__ = ["ChunkingConfig", "Embedder", "Hit", "RagIndex", "bm25_ranking"]
 
 _CHUNKS_FILE = "chunks.json"
 _VECTORS_FILE = "embeddings.npy"
@@ -266,16 +266,7 @@ class RagIndex:
         return self._bm25
 
     def _bm25_ranking(self, query: str) -> list[int]:
-        import numpy as np
-
-        retriever = self._retriever()
-        [words] = _tokenize([query], return_ids=False)
-        known = [w for w in words if w in retriever.vocab_dict]
-        if not known:
-            return []
-        scores = np.asarray(retriever.get_scores(known))
-        order = np.argsort(-scores, kind="stable")
-        return [int(i) for i in order if scores[i] > 0]
+        return _ranking(self._retriever(), query)
 
     def _vector_ranking(self, query: str) -> list[int]:
         if self.embedder is None or not self._vectors:
@@ -288,6 +279,28 @@ class RagIndex:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
         cosine = matrix @ q / np.where(norms == 0, 1.0, norms)
         return [int(i) for i in np.argsort(-cosine, kind="stable")]
+
+
+def bm25_ranking(texts: Sequence[str], query: str) -> list[int]:
+    """Indexes of the ``texts`` that share a word with ``query``, best BM25 score first (a
+    one-off index, scored the way ``RagIndex`` scores its chunks)."""
+    if not texts:
+        return []
+    retriever = _bm25s().BM25()
+    retriever.index(_tokenize(list(texts)), show_progress=False)
+    return _ranking(retriever, query)
+
+
+def _ranking(retriever: bm25s.BM25, query: str) -> list[int]:
+    import numpy as np
+
+    [words] = _tokenize([query], return_ids=False)
+    known = [w for w in words if w in retriever.vocab_dict]
+    if not known:
+        return []
+    scores = np.asarray(retriever.get_scores(known))
+    order = np.argsort(-scores, kind="stable")
+    return [int(i) for i in order if scores[i] > 0]
 
 
 def _tokenize(texts: list[str], **options: Any) -> Any:

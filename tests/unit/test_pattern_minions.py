@@ -100,6 +100,34 @@ def test_the_first_round_runs_on_every_chunk_whatever_the_llm_guessed() -> None:
     assert [f["output"] for f in result.details["findings"]] == ["The CEO is Ada Byrne."]
 
 
+def test_chunks_per_job_runs_each_job_on_the_chunks_bm25_ranks_best() -> None:
+    slm = worker(FACTS)
+    llm = llm_saying(plan(("Find the CEO", []), ("Find the annual revenue", [])), aggregation("?"))
+    config = CONFIG.model_copy(update={"chunks_per_job": 1})
+    result = minions.run("Who is the CEO?", document=DOCUMENT, slm=slm, llm=llm, config=config)
+    assert result.details["chunks"] > 2 and result.details["worker_calls"] == 2
+    excerpts = {c[-1].content.split("Task: ")[1]: c[-1].content for c in slm.calls}
+    assert "Ada Byrne" in excerpts["Find the CEO"]
+    assert "42 million" in excerpts["Find the annual revenue"]
+    assert sorted(f["output"] for f in result.details["findings"]) == [
+        "Revenue: 42 million euros.",
+        "The CEO is Ada Byrne.",
+    ]
+
+
+def test_a_job_sharing_no_word_with_any_chunk_still_runs_on_every_chunk() -> None:
+    slm = worker(FACTS)
+    llm = llm_saying(plan(("Zyxw qvv", [])), aggregation("?"))
+    config = CONFIG.model_copy(update={"chunks_per_job": 1})
+    result = minions.run("Qqq?", document=DOCUMENT, slm=slm, llm=llm, config=config)
+    assert result.details["worker_calls"] == result.details["chunks"] > 2
+
+
+def test_chunks_per_job_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="chunks_per_job"):
+        MinionsConfig(chunks_per_job=0)
+
+
 def test_a_second_round_is_planned_from_what_is_missing() -> None:
     slm = worker(FACTS)
     llm = llm_saying(

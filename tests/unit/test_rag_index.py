@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from collab.patterns.chunking import chunk_text, split_sentences
-from collab.patterns.rag_index import ChunkingConfig, RagIndex
+from collab.patterns.rag_index import ChunkingConfig, RagIndex, bm25_ranking
 
 from collab import Run, ScriptedModel
 from collab.errors import UserError
@@ -56,6 +56,14 @@ def test_a_sentence_longer_than_a_chunk_is_cut_by_words() -> None:
 def test_chunking_refuses_an_overlap_as_large_as_the_chunk() -> None:
     with pytest.raises(UserError, match="overlap_tokens=10"):
         chunk_text("a b c.", doc_id="d", max_tokens=10, overlap_tokens=10)
+
+
+def test_bm25_ranking_orders_the_texts_sharing_a_word_best_first() -> None:
+    texts = list(DOCS.values())
+    assert bm25_ranking(texts, "Which tea needs boiling water?") == [2]
+    assert bm25_ranking(texts, "Paris tower or loyal dogs, tower") == [0, 1]
+    assert bm25_ranking(texts, "quantum chromodynamics") == []
+    assert bm25_ranking([], "tea") == []
 
 
 def test_hybrid_search_ranks_the_matching_chunk_first() -> None:
