@@ -1,12 +1,12 @@
 """Ask about a long document the remote LLM never reads: it writes jobs, SLM workers read chunks.
 
-The document (default: collab's docs/budgets.md, about 6,000 tokens, longer than a
+The document (default: collab's docs/budgets.md, about 10,000 tokens, longer than a
 worker reads at once) is cut into chunks. The remote LLM (the embedded OpenAI-compatible server
 over HTTP through LiteLLM, or any provider model given with ``--llm``) sees only the question
 and the number of chunks, and writes jobs as JSON; SmolLM2-135M (in-process through llama.cpp)
-runs each job on each chunk; replies of NONE are dropped; the LLM reads the rest and answers, or
-asks for one more round. The end shows the answer, the findings, and the remote tokens against
-the LLM reading the whole document.
+runs each job on the chunks BM25 ranks best for it (``--chunks-per-job``); replies of NONE
+are dropped; the LLM reads the rest and answers, or asks for one more round. The end shows
+the answer, the findings, and the remote tokens against the LLM reading the whole document.
 
     collab run minions_qa
     collab run minions_qa -- "Which budget policy asks a human?" --file docs/budgets.md
@@ -28,11 +28,26 @@ from collab.patterns import minions
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "docs" / "budgets.md"
 DEFAULT_QUESTION = "Which budget policy stops the graph and asks a human?"
+CHUNKS_PER_JOB = 4
+"""Each job runs on the 4 chunks BM25 ranks best for it: a small worker given a chunk with
+nothing for its job often makes a finding up (``MinionsConfig.chunks_per_job``)."""
 
 
-def build_graph(slm: collab.Model, llm: collab.Model, *, max_rounds: int = 2) -> Any:
+def build_graph(
+    slm: collab.Model,
+    llm: collab.Model,
+    *,
+    max_rounds: int = 2,
+    chunks_per_job: int | None = CHUNKS_PER_JOB,
+) -> Any:
     """The MinionS pattern: split -> plan (LLM) -> work (SLM per chunk) -> aggregate (LLM)."""
-    config = MinionsConfig(chunk_tokens=300, max_rounds=max_rounds, max_jobs=2, max_tasks=48)
+    config = MinionsConfig(
+        chunk_tokens=300,
+        max_rounds=max_rounds,
+        max_jobs=2,
+        max_tasks=48,
+        chunks_per_job=chunks_per_job,
+    )
     return minions.build(slm=slm, llm=llm, config=config)
 
 
@@ -62,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("question", nargs="?", default=DEFAULT_QUESTION)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the document")
     parser.add_argument("--max-rounds", type=int, default=2)
+    parser.add_argument(
+        "--chunks-per-job",
+        type=int,
+        default=CHUNKS_PER_JOB,
+        help=f"chunks each job runs on, the best by BM25 (default {CHUNKS_PER_JOB}; 0: all)",
+    )
     parser.add_argument("--llm", help="LiteLLM model string for the remote LLM (default: embedded)")
     parser.add_argument(
         "--budget-usd", type=float, default=0.002, help="remote spend cap in USD (default 0.002)"
@@ -76,7 +97,12 @@ async def main(argv: list[str] | None = None) -> int:
     console = Console()
     budget = collab.Budget(usd=args.budget_usd, policy="degrade")
     with open_session(console, budget=budget, llm=args.llm, trace=args.trace) as session:
-        graph = build_graph(session.slm, session.llm, max_rounds=args.max_rounds)
+        graph = build_graph(
+            session.slm,
+            session.llm,
+            max_rounds=args.max_rounds,
+            chunks_per_job=args.chunks_per_job or None,
+        )
         with session.live():
             final = await graph.ainvoke({"question": args.question, "document": document})
         console.print(findings_table(final))

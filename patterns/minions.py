@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,6 +134,10 @@ class MinionsConfig(BaseModel):
     max_findings: int = Field(default=48, gt=0)
     """Findings the LLM reads at most (the latest; repeated outputs count once), so a weak
     worker that never says NONE cannot overflow its context."""
+    max_findings_tokens: int = Field(default=2500, gt=0)
+    """Tokens of findings (in the LLM's tokenizer) it reads at most, the latest kept: with
+    many chunks and wordy workers, ``max_findings`` of them can overflow a small LLM's
+    context (the embedded 1.5B's is 4,096 tokens)."""
     plan_max_tokens: int = Field(default=384, gt=0)
     worker_max_tokens: int = Field(default=96, gt=0)
     aggregate_max_tokens: int = Field(default=384, gt=0)
@@ -207,7 +212,7 @@ def build(
 
     @node(role="planner")
     def plan(state: MinionsState) -> MinionsState:
-        messages = _plan_messages(config, state)
+        messages = _plan_messages(config, state, llm.count_tokens)
         done = llm.complete(messages, max_tokens=config.plan_max_tokens, schema=JobPlan)
         jobs = JobPlan.model_validate(done.parsed).jobs[: config.max_jobs]
         return {
@@ -264,7 +269,7 @@ def build(
 
     @node(role="aggregator")
     def aggregate(state: MinionsState) -> MinionsState:
-        messages = _aggregate_messages(config, state)
+        messages = _aggregate_messages(config, state, llm.count_tokens)
         done = llm.complete(messages, max_tokens=config.aggregate_max_tokens, schema=Aggregation)
         aggregation = Aggregation.model_validate(done.parsed)
         return {
@@ -407,12 +412,22 @@ def _quoted(
     return {"output": output, "quoted": quoted, "raw": done.text}
 
 
-def _shown(findings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """The findings the LLM reads: each output once (its first), the latest ``limit``."""
+def _shown(
+    findings: list[dict[str, Any]], config: MinionsConfig, count_tokens: Callable[[str], int]
+) -> list[dict[str, Any]]:
+    """The findings the LLM reads: each output once (its first), the latest
+    ``config.max_findings`` whose lines take at most ``config.max_findings_tokens``."""
     first: dict[str, dict[str, Any]] = {}
     for finding in findings:
         first.setdefault(finding["output"].strip().lower(), finding)
-    return list(first.values())[-limit:]
+    shown: list[dict[str, Any]] = []
+    room = config.max_findings_tokens
+    for finding in reversed(list(first.values())[-config.max_findings :]):
+        room -= count_tokens(_findings_text([finding]))
+        if room < 0:
+            break
+        shown.append(finding)
+    return shown[::-1]
 
 
 def _findings_text(findings: list[dict[str, Any]]) -> str:
@@ -425,7 +440,9 @@ def _findings_text(findings: list[dict[str, Any]]) -> str:
     )
 
 
-def _plan_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str, str]]:
+def _plan_messages(
+    config: MinionsConfig, state: MinionsState, count_tokens: Callable[[str], int]
+) -> list[dict[str, str]]:
     n = len(state["chunks"])
     user = (
         f"Question: {state['question']}\n"
@@ -434,7 +451,7 @@ def _plan_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str,
     )
     if state["round"] > 0:
         missing = state.get("aggregation", {}).get("missing", "")
-        shown = _shown(state["findings"], config.max_findings)
+        shown = _shown(state["findings"], config, count_tokens)
         user += f"\nFindings so far:\n{_findings_text(shown)}\nMissing: {missing}\n"
     user += (
         f"\nWrite at most {config.max_jobs} jobs as JSON: "
@@ -443,11 +460,14 @@ def _plan_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str,
     return [{"role": "system", "content": config.planner_system}, {"role": "user", "content": user}]
 
 
-def _aggregate_messages(config: MinionsConfig, state: MinionsState) -> list[dict[str, str]]:
+def _aggregate_messages(
+    config: MinionsConfig, state: MinionsState, count_tokens: Callable[[str], int]
+) -> list[dict[str, str]]:
     last = state["round"] >= config.max_rounds
+    shown = _shown(state["findings"], config, count_tokens)
     user = (
         f"Question: {state['question']}\n\n"
-        f"Findings:\n{_findings_text(_shown(state['findings'], config.max_findings))}\n\n"
+        f"Findings:\n{_findings_text(shown)}\n\n"
         'Reply as JSON: {"done": true or false, "answer": "...", "missing": "..."}'
     )
     if last:

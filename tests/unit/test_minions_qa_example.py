@@ -41,3 +41,21 @@ def test_the_graph_answers_from_findings_and_reports_remote_tokens() -> None:
     assert example.findings_table(final).row_count == len(details["findings"])
     assert f"{details['chunks']} chunks" in example.cost_line(details)
     assert [r.kind for r in run.ledger.records].count("remote") == 2
+
+
+def test_jobs_run_on_their_best_chunks_unless_told_every_chunk() -> None:
+    document = example.DEFAULT_FILE.read_text(encoding="utf-8")
+
+    def calls(chunks_per_job: int | None) -> tuple[int, int]:
+        plan = {"jobs": [{"instruction": "Which policy asks a human?", "chunks": []}]}
+        replies = iter([json.dumps(plan), json.dumps({"done": True, "answer": "?"})])
+        slm = ScriptedModel(lambda _: "NONE", name="slm", kind="local")
+        llm = ScriptedModel(lambda _: next(replies), name="llm", kind="remote")
+        with Run():
+            final = example.build_graph(slm, llm, chunks_per_job=chunks_per_job).invoke(
+                {"question": example.DEFAULT_QUESTION, "document": document}
+            )
+        return final["details"]["worker_calls"], final["details"]["chunks"]
+
+    assert calls(example.CHUNKS_PER_JOB) == (example.CHUNKS_PER_JOB, calls(None)[1])
+    assert calls(None)[0] == calls(None)[1] > example.CHUNKS_PER_JOB

@@ -286,6 +286,18 @@ def test_the_llm_reads_each_finding_once_and_at_most_max_findings() -> None:
     assert distinct[-1].split(", chunk ")[1].startswith(str(kept - 1))  # the latest ones
 
 
+def test_the_findings_the_llm_reads_fit_max_findings_tokens_the_latest_kept() -> None:
+    slm = ScriptedModel(lambda m: f"{m[-1].content[:30]} " + "word " * 40, name="slm")
+    llm = llm_saying(plan(("Find facts", [])), aggregation("ok"))
+    config = CONFIG.model_copy(update={"max_findings_tokens": 200})
+    result = minions.run("Q?", document=DOCUMENT, slm=slm, llm=llm, config=config)
+    found = result.details["findings"]
+    read = [line for line in llm.calls[1][-1].content.splitlines() if line.startswith("- ")]
+    assert len(found) > 5 and 1 < len(read) < len(found)
+    assert sum(len(line.split()) for line in read) <= 200  # the scripted LLM counts words
+    assert read[-1].split(", chunk ")[1].startswith(str(found[-1]["chunk"]))
+
+
 def test_with_quotes_only_findings_whose_words_are_in_their_chunk_reach_the_llm() -> None:
     def reply(messages: list[Message]) -> str:
         assert '"quote"' in messages[0].content  # the quoting prompt
