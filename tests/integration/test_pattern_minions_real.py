@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from collab.patterns.minions import MinionsConfig
 
+from collab import Run
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
 from collab.patterns import minions
@@ -46,3 +47,24 @@ def test_minions_plans_typed_jobs_runs_workers_per_chunk_and_counts_remote_token
         f"dropped, remote {details['remote_tokens']} vs baseline "
         f"{details['baseline_remote_tokens']}; answer {result.answer!r}"
     )
+
+
+def test_chunks_per_job_sends_the_real_plan_to_the_chunk_that_holds_the_answer(
+    smollm2: LocalModel, embedded: EmbeddedServer
+) -> None:
+    config = MinionsConfig(
+        chunk_tokens=200,
+        overlap_tokens=0,
+        max_rounds=1,
+        max_jobs=1,
+        chunks_per_job=1,
+        plan_max_tokens=96,
+        worker_max_tokens=24,
+        aggregate_max_tokens=96,
+    )
+    graph = minions.build(slm=smollm2, llm=embedded.remote_model(), config=config)
+    with Run():
+        final = graph.invoke({"question": "What is the monthly rent?", "document": DOCUMENT})
+    [worked] = final["results"]  # one job, its one best chunk
+    assert len(final["chunks"]) >= 3
+    assert "1250 euros" in final["chunks"][worked["chunk"]]
