@@ -14,23 +14,23 @@ pytestmark = pytest.mark.integration
 
 FILLER = " ".join(f"Clause {i} sets out routine terms of the lease." for i in range(40))
 DOCUMENT = f"{FILLER} The monthly rent is 1250 euros. {FILLER}"
+CONFIG = MinionsConfig(
+    chunk_tokens=200,
+    overlap_tokens=0,
+    max_rounds=1,
+    max_jobs=1,
+    plan_max_tokens=96,
+    worker_max_tokens=24,
+    aggregate_max_tokens=96,
+)
 
 
 def test_minions_plans_typed_jobs_runs_workers_per_chunk_and_counts_remote_tokens(
     smollm2: LocalModel, embedded: EmbeddedServer
 ) -> None:
     llm = embedded.remote_model()
-    config = MinionsConfig(
-        chunk_tokens=200,
-        overlap_tokens=0,
-        max_rounds=1,
-        max_jobs=1,
-        plan_max_tokens=96,
-        worker_max_tokens=24,
-        aggregate_max_tokens=96,
-    )
     result = minions.run(
-        "What is the monthly rent?", document=DOCUMENT, slm=smollm2, llm=llm, config=config
+        "What is the monthly rent?", document=DOCUMENT, slm=smollm2, llm=llm, config=CONFIG
     )
     details = result.details
     assert details["chunks"] >= 3 and details["rounds"] == 1
@@ -52,16 +52,7 @@ def test_minions_plans_typed_jobs_runs_workers_per_chunk_and_counts_remote_token
 def test_chunks_per_job_sends_the_real_plan_to_the_chunk_that_holds_the_answer(
     smollm2: LocalModel, embedded: EmbeddedServer
 ) -> None:
-    config = MinionsConfig(
-        chunk_tokens=200,
-        overlap_tokens=0,
-        max_rounds=1,
-        max_jobs=1,
-        chunks_per_job=1,
-        plan_max_tokens=96,
-        worker_max_tokens=24,
-        aggregate_max_tokens=96,
-    )
+    config = CONFIG.model_copy(update={"chunks_per_job": 1})
     graph = minions.build(slm=smollm2, llm=embedded.remote_model(), config=config)
     with Run():
         final = graph.invoke({"question": "What is the monthly rent?", "document": DOCUMENT})
