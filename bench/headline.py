@@ -2,6 +2,7 @@
 
     python -m bench.headline                       # the committed subsets (see SUITES)
     python -m bench.headline --humaneval 164 --bfcl 400    # the full sets (hours on 2 cores)
+    python -m bench.headline --humaneval 164 --only he-router-q05   # one row again, the rest kept
 
 Each row is one ``collab eval`` run (a subprocess, so a crash in one row loses nothing), all
 sharing one recording of greedy model calls (``collab eval --record``): the SLM's drafts and the
@@ -102,6 +103,8 @@ def headline_rows(reports: dict[str, EvalReport]) -> list[dict[str, Any]]:
 
 
 def _shown(key: str, row: Row) -> bool:
+    if row.held_out:
+        return "program" not in key  # a program judge's thresholds are principled, not fitted
     if row.threshold is None:
         return True
     if "program" in key:
@@ -125,6 +128,8 @@ def _label(key: str, report: EvalReport, row: Row) -> str:
     if "program" in key and row.threshold is not None:
         what = "failed checks" if row.threshold == 0.5 else "failed and unchecked"
         return f"{row.label} ({slm}{judge}: escalate {what})"
+    if row.held_out:
+        return f"{row.label} ({slm}{judge}), threshold chosen on the other half"
     threshold = f" @ {row.threshold:.2f}, calibrated in-sample" if row.threshold is not None else ""
     return f"{row.label} ({slm}{judge}){threshold}"
 
@@ -212,12 +217,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild", action="store_true", help="only rebuild the table and plot from the results"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KEY",
+        help="run only these rows (e.g. he-router-q05); the others come from the saved results",
+    )
     args = parser.parse_args(argv)
+    evaluations = [] if args.rebuild else suite(args.humaneval, args.bfcl, args.draft_verify)
     reports: dict[str, EvalReport] = {}
-    if args.rebuild:
+    if args.rebuild or args.only:
         saved = json.loads(RESULTS.read_text())["reports"]
         reports = {k: EvalReport.model_validate({**r, "items": []}) for k, r in saved.items()}
-    for evaluation in [] if args.rebuild else suite(args.humaneval, args.bfcl, args.draft_verify):
+    if args.only:
+        unknown = sorted(set(args.only) - {e.key for e in evaluations})
+        if unknown:
+            parser.error(f"unknown rows {unknown}; the rows: {[e.key for e in evaluations]}")
+        evaluations = [e for e in evaluations if e.key in args.only]
+    for evaluation in evaluations:
         print(f"[headline] {evaluation.key}", flush=True)
         reports[evaluation.key] = evaluate(evaluation, record=args.record, threads=args.threads)
     rows = headline_rows(reports)

@@ -6,13 +6,5 @@ Kept so that ``from patterns.calibration import ...`` goes on working; new code 
 
 from __future__ import annotations
 
-from collab.evaluation.calibration import (
-    Calibration,
-    Escalation,
-    SweepItem,
-    SweepPoint,
-    choose,
-    sweep,
-)
-
-__all__ = ["Calibration", "Escalation", "SweepItem", "SweepPoint", "choose", "sweep"]
+from collab.evaluation.calibration import *  # noqa: F403
+from collab.evaluation.calibration import __all__ as __all__

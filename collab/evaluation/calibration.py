@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict
 
 from collab.errors import UserError
 
-__all__ = ["Calibration", "Escalation", "SweepItem", "SweepPoint", "choose", "sweep"]
+__all__ = [
+    "Calibration",
+    "Escalation",
+    "SweepItem",
+    "SweepPoint",
+    "choose",
+    "held_out_thresholds",
+    "sweep",
+]
 
 Escalation = Literal["adds", "replaces"]
 """What an escalated example pays besides ``confidence_usd``: "adds" (a cascade) the cheap
@@ -142,6 +150,32 @@ def choose(
         curve=points,
         escalation=escalation,
     )
+
+
+def held_out_thresholds(
+    items: Sequence[SweepItem],
+    *,
+    keep: float = 0.95,
+    escalation: Escalation = "adds",
+    folds: int = 2,
+) -> list[float]:
+    """Each example's threshold as ``choose`` picks it from the other folds only (example
+    ``i`` is in fold ``i % folds``): applying them scores a threshold on examples it was not
+    chosen on, an honest estimate where ``choose`` on all of them is an optimistic one."""
+    if not 2 <= folds <= len(items):
+        raise UserError(
+            f"held-out thresholds need 2 <= folds <= {len(items)} examples, got {folds}",
+            hint="use more examples or fewer folds",
+        )
+    chosen = [
+        choose(
+            [item for i, item in enumerate(items) if i % folds != fold],
+            keep=keep,
+            escalation=escalation,
+        ).threshold
+        for fold in range(folds)
+    ]
+    return [chosen[i % folds] for i in range(len(items))]
 
 
 def _cost(item: SweepItem, escalated: bool, escalation: Escalation) -> float:

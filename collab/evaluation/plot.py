@@ -28,7 +28,7 @@ def plot_report(report: EvalReport) -> bytes:
     figure = Figure(figsize=(9.0, 5.0), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    counterfactuals = [r for r in report.rows if r.threshold is None]
+    counterfactuals = [r for r in report.rows if r.threshold is None and not r.held_out]
     curve = report.curve
     if curve:
         axes.plot(
@@ -69,6 +69,17 @@ def plot_report(report: EvalReport) -> bytes:
                 markersize=16,
                 zorder=4,
                 label=f"calibrated: keeps {report.keep:.0%} of LLM-only, t={row.threshold:.2f}",
+            )
+    for row in report.rows:
+        if row.held_out:
+            axes.plot(
+                row.remote_usd,
+                row.accuracy,
+                "X",
+                color="black",
+                markersize=10,
+                zorder=4,
+                label="held out: each half at the threshold the other half chose",
             )
     styles = (("s", "tab:blue"), ("^", "tab:green"), ("D", "tab:purple"), ("v", "tab:olive"))
     for row, (marker, color) in zip(counterfactuals, styles, strict=False):

@@ -55,6 +55,8 @@ def report_table(report: EvalReport) -> Table:
         caption.append(
             f"* calibrated: cheapest threshold keeping {report.keep:.0%} of LLM-only acc"
         )
+        if any(row.held_out for row in report.rows):
+            caption.append("held out: each half of the items at the threshold the other chose")
     caption.append(
         f"remote spent by this evaluation {format_usd(report.spent_remote_usd)}, "
         f"{report.errors} errors, {report.elapsed_s:.0f} s"
@@ -65,6 +67,8 @@ def report_table(report: EvalReport) -> Table:
 
 def _threshold(row: Row, report: EvalReport) -> str:
     """The threshold; the top one (just above the highest confidence) as "> highest"."""
+    if row.held_out:
+        return "held out"
     if row.threshold is None:
         return "-"
     confidences = [i.confidence for i in report.items if i.confidence is not None]

@@ -27,16 +27,26 @@ from collab.errors import (
     ServerUnreachableError,
     UserError,
 )
-from collab.evaluation.calibration import SweepItem, choose, sweep
+from collab.evaluation.calibration import SweepItem, choose, held_out_thresholds, sweep
 from collab.evaluation.datasets import Dataset, Item
 from collab.evaluation.frontier import pareto_front
 from collab.evaluation.scoring import Scorer
 from collab.evaluation.systems import Answered, OneWaySystem, System, TwoWaySystem
 
-__all__ = ["MAX_SWEEP_ROWS", "EvalReport", "ItemResult", "Row", "Side", "evaluate"]
+__all__ = [
+    "HELD_OUT_MIN_ITEMS",
+    "MAX_SWEEP_ROWS",
+    "EvalReport",
+    "ItemResult",
+    "Row",
+    "Side",
+    "evaluate",
+]
 
 MAX_SWEEP_ROWS = 8
 """Threshold rows in the table (the plot shows every threshold)."""
+HELD_OUT_MIN_ITEMS = 10
+"""Items a two-way system needs for its held-out row (two halves of at least 5)."""
 
 _FATAL = (ServerUnreachableError, ServerStartError, MissingAPIKeyError)
 """Errors that would fail every item the same way: stop instead of recording each."""
@@ -110,6 +120,9 @@ class Row(BaseModel):
     """On the Pareto frontier of (remote cost, accuracy) among the report's rows and curve."""
     calibrated: bool = False
     """The threshold ``calibrate`` chooses (cheapest keeping ``keep`` of LLM-only accuracy)."""
+    held_out: bool = False
+    """Each item decided at the threshold chosen on the other half of the items
+    (``held_out_thresholds``): what calibrating on other questions gives."""
 
 
 class EvalReport(BaseModel):
@@ -394,7 +407,18 @@ def _two_way_rows(
     ]
     marked = _mark_pareto([llm_only, slm_only, *curve])
     counterfactuals, curve = marked[:2], marked[2:]
-    return [*counterfactuals, *_subsample(curve, max_rows)], curve
+    rows = [*counterfactuals, *_subsample(curve, max_rows)]
+    if len(both) >= HELD_OUT_MIN_ITEMS:
+        thresholds = held_out_thresholds(sweep_items, keep=keep, escalation=escalation)
+        decided = zip(both, thresholds, strict=True)
+        rows.append(
+            _row_of(
+                system.name,
+                [b.paid(escalated=b.confidence < t, replaces=replaces) for b, t in decided],
+                held_out=True,
+            )
+        )
+    return rows, curve
 
 
 def _one_way_rows(system: OneWaySystem, items: list[ItemResult]) -> list[Row]:

@@ -70,3 +70,38 @@ def test_an_unknown_escalation_is_refused() -> None:
 def test_the_old_home_re_exports_the_sweep() -> None:
     for name in calibration.__all__:
         assert getattr(collab.patterns.calibration, name) is getattr(calibration, name)
+
+
+def labelled(confidence: float, cheap_right: bool) -> SweepItem:
+    return SweepItem(
+        confidence=confidence,
+        cheap_score=float(cheap_right),
+        cheap_usd=0.0,
+        expensive_score=1.0,
+        expensive_usd=1.0,
+    )
+
+
+def test_held_out_thresholds_come_from_the_other_fold_only() -> None:
+    # Fold 0 (even indexes): the cheap answer is wrong below 0.5. Fold 1 (odd): below 0.9.
+    items = [
+        labelled(0.3, False),
+        labelled(0.3, False),
+        labelled(0.7, True),
+        labelled(0.7, False),
+        labelled(0.95, True),
+        labelled(0.95, True),
+    ]
+    thresholds = calibration.held_out_thresholds(items, keep=1.0)
+    fold0 = choose(items[1::2], keep=1.0).threshold  # chosen on fold 1, used on fold 0
+    fold1 = choose(items[0::2], keep=1.0).threshold
+    assert thresholds == [fold0, fold1] * 3
+    assert fold0 > 0.7 >= fold1  # each fold gets the other's threshold, not its own
+    assert choose(items, keep=1.0).threshold != fold1
+
+
+@pytest.mark.parametrize("folds", [1, 7])
+def test_held_out_thresholds_refuse_folds_the_items_cannot_fill(folds: int) -> None:
+    items = [labelled(0.5, True)] * 6
+    with pytest.raises(UserError, match="folds"):
+        calibration.held_out_thresholds(items, folds=folds)

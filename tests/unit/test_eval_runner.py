@@ -212,3 +212,33 @@ def test_a_bad_keep_is_refused_before_any_model_call() -> None:
     with pytest.raises(UserError, match="keep must be"):
         evaluate(system, DATASET, scorer=get_scorer("contains"), keep=0.0)
     assert slm.calls == [] and llm.calls == []
+
+
+def test_a_held_out_row_decides_each_half_at_the_threshold_the_other_half_chose() -> None:
+    # 12 questions, confidence rising with the number; the SLM is wrong on 0, 3, 6 and 9.
+    items = tuple(Item(id=f"q{i}", input=f"Question {i}?", reference="yes") for i in range(12))
+    dataset = Dataset(name="twelve", items=items, max_tokens=8)
+    number = lambda text: int(text.split("Question ")[1].split("?")[0])  # noqa: E731
+    slm = ScriptedModel(
+        lambda m: "no" if number(m[-1].content) % 3 == 0 else "yes",
+        name="slm",
+        kind="local",
+        scores=lambda p, _o: [(number(p) + 1) / 13, 0.5],
+    )
+    llm = ScriptedModel(lambda _: "yes", name="llm", kind="remote", cost_per_token_usd=0.001)
+    system = cascade_system(EvalSetup(slm=slm, llm=llm, dataset=dataset))
+    report = evaluate(system, dataset, scorer=get_scorer("exact"))
+    [held_out] = [r for r in report.rows if r.held_out]
+    [calibrated] = [r for r in report.rows if r.calibrated]
+    assert held_out.threshold is None and held_out.label == system.name
+    # In sample: escalate below q10, every answer right. Held out: the odd half's wrong q9
+    # needs a threshold above it, which escalates all the even half; the even half's
+    # threshold (above q6) leaves q9 with the SLM.
+    assert (calibrated.accuracy, calibrated.escalation_rate) == (1.0, 10 / 12)
+    assert held_out.accuracy == pytest.approx(11 / 12)
+    assert held_out.escalation_rate == pytest.approx(10 / 12)
+
+
+def test_too_few_items_for_two_halves_get_no_held_out_row() -> None:
+    report, _, _ = run_cascade()
+    assert report.n_items < 10 and not any(r.held_out for r in report.rows)
