@@ -70,6 +70,13 @@ def cost_line(details: dict[str, Any]) -> str:
     )
 
 
+def _chunk_count(text: str) -> int:
+    value = int(text)  # argparse reports a ValueError as an invalid value
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (every chunk) or more, got {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="collab run minions_qa", description=__doc__.split("\n")[0]
@@ -79,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-rounds", type=int, default=2)
     parser.add_argument(
         "--chunks-per-job",
-        type=int,
+        type=_chunk_count,
         default=CHUNKS_PER_JOB,
         help=f"chunks each job runs on, the best by BM25 (default {CHUNKS_PER_JOB}; 0: all)",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from collab import Run, ScriptedModel
 from collab.cli.run_cmd import load_example
 from collab.types import Message
@@ -59,3 +61,11 @@ def test_jobs_run_on_their_best_chunks_unless_told_every_chunk() -> None:
 
     assert calls(example.CHUNKS_PER_JOB) == (example.CHUNKS_PER_JOB, calls(None)[1])
     assert calls(None)[0] == calls(None)[1] > example.CHUNKS_PER_JOB
+
+
+def test_a_negative_chunks_per_job_is_refused_by_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        example.parse_args(["--chunks-per-job", "-1"])
+    assert "must be 0 (every chunk) or more" in capsys.readouterr().err
