@@ -123,9 +123,11 @@ def test_a_job_sharing_no_word_with_any_chunk_still_runs_on_every_chunk() -> Non
     assert result.details["worker_calls"] == result.details["chunks"] > 2
 
 
-def test_chunks_per_job_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="chunks_per_job"):
-        MinionsConfig(chunks_per_job=0)
+@pytest.mark.parametrize("knob", ["chunks_per_job", "max_findings_tokens"])
+@pytest.mark.parametrize("value", [0, -3])
+def test_the_chunk_and_findings_caps_must_be_positive(knob: str, value: int) -> None:
+    with pytest.raises(ValueError, match=knob):
+        MinionsConfig(**{knob: value})
 
 
 def test_a_second_round_is_planned_from_what_is_missing() -> None:
