@@ -212,7 +212,8 @@ def build(
 
     @node(role="planner")
     def plan(state: MinionsState) -> MinionsState:
-        messages = _plan_messages(config, state, llm.count_tokens)
+        shown = _shown(state["findings"], config, llm.count_tokens)
+        messages = _plan_messages(config, state, shown)
         done = llm.complete(messages, max_tokens=config.plan_max_tokens, schema=JobPlan)
         jobs = JobPlan.model_validate(done.parsed).jobs[: config.max_jobs]
         return {
@@ -269,7 +270,8 @@ def build(
 
     @node(role="aggregator")
     def aggregate(state: MinionsState) -> MinionsState:
-        messages = _aggregate_messages(config, state, llm.count_tokens)
+        shown = _shown(state["findings"], config, llm.count_tokens)
+        messages = _aggregate_messages(config, state, shown)
         done = llm.complete(messages, max_tokens=config.aggregate_max_tokens, schema=Aggregation)
         aggregation = Aggregation.model_validate(done.parsed)
         return {
@@ -441,7 +443,7 @@ def _findings_text(findings: list[dict[str, Any]]) -> str:
 
 
 def _plan_messages(
-    config: MinionsConfig, state: MinionsState, count_tokens: Callable[[str], int]
+    config: MinionsConfig, state: MinionsState, shown: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
     n = len(state["chunks"])
     user = (
@@ -451,7 +453,6 @@ def _plan_messages(
     )
     if state["round"] > 0:
         missing = state.get("aggregation", {}).get("missing", "")
-        shown = _shown(state["findings"], config, count_tokens)
         user += f"\nFindings so far:\n{_findings_text(shown)}\nMissing: {missing}\n"
     user += (
         f"\nWrite at most {config.max_jobs} jobs as JSON: "
@@ -461,10 +462,9 @@ def _plan_messages(
 
 
 def _aggregate_messages(
-    config: MinionsConfig, state: MinionsState, count_tokens: Callable[[str], int]
+    config: MinionsConfig, state: MinionsState, shown: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
     last = state["round"] >= config.max_rounds
-    shown = _shown(state["findings"], config, count_tokens)
     user = (
         f"Question: {state['question']}\n\n"
         f"Findings:\n{_findings_text(shown)}\n\n"
