@@ -15,9 +15,11 @@ per expected one, in any order). Rows, on each category:
   ``--repairs`` times, then the LLM is asked the question afresh (``--llm-sees-slm``: with the
   SLM's failed calls);
 - tool caller, grounded: the same, and an SLM call whose argument values the question does not
-  contain, that turns on a flag the question does not name, or that misreads the question (a
-  route backwards, one number in two parameters, a percentage in the wrong form:
-  ``collab.patterns.tool_caller.grounded_check``), fails as well;
+  contain, that turns on a flag the question does not name, that misreads the question (a
+  route backwards, one number or words in two parameters, a percentage in the wrong form, a
+  place without the region its docs' example shows), or that calls a tool another offered
+  one fits clearly better (``collab.patterns.tool_caller.grounded_check(..., tool_fit=True)``),
+  fails as well;
 - tool caller, complete: grounded, and when the SLM's calls leave a value of the question
   unused (a number, a quoted value, a name listed beside a used one: ``unused_value``), the SLM
   is asked for the calls still missing (``call_tools(missing=...)``), up to 3 times; still
@@ -27,7 +29,9 @@ per expected one, in any order). Rows, on each category:
 
 The checks were written against the first 20 entries of each category (seed 0, the
 development sample); ``--held-out`` draws from the other entries instead and saves to
-``bench/results/tool_calling_held_out.json``.
+``bench/results/tool_calling_held_out.json``. Later checks were written reading the held-out
+sample's failures as well; ``--fresh`` draws from the entries in neither sample, read by no
+check's author, and saves to ``bench/results/tool_calling_fresh.json``.
 
 Each item runs in a ``Run`` of its own: LLM tokens and cost are its remote calls as collab's
 metering prices them, seconds the calls' latencies. Greedy calls are recorded
@@ -55,12 +59,13 @@ from collab.budget.run import Run
 from collab.errors import CollabError
 from collab.evaluation.bfcl import CATEGORIES, load_bfcl, question_of, read_category
 from collab.evaluation.bfcl_tools import bfcl_tools, check_tool_calls
-from collab.evaluation.datasets import select
+from collab.evaluation.datasets import Dataset, select
 from collab.models.base import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "tool_calling.json"
 HELD_OUT_RESULTS = ROOT / "bench" / "results" / "tool_calling_held_out.json"
+FRESH_RESULTS = ROOT / "bench" / "results" / "tool_calling_fresh.json"
 SLMS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
 LABELS = {
     "smollm2-135m-instruct": "SmolLM2-135M",
@@ -74,6 +79,8 @@ REPAIRS = 2
 GOAL_REACHED_LLM = 0.4
 DEVELOPMENT_LIMIT = 20
 """Entries per category the grounding checks were developed on (``--held-out`` skips them)."""
+HELD_OUT_LIMIT = 40
+"""Entries per category of the held-out sample (``--fresh`` skips them as well)."""
 
 
 @dataclass(frozen=True)
@@ -103,25 +110,42 @@ class Outcome:
     error: str | None = None
 
 
+Split = Literal["development", "held_out", "fresh"]
+
+
 def entries(
-    category: str, limit: int | None, seed: int = 0, *, held_out: bool = False
+    category: str,
+    limit: int | None,
+    seed: int = 0,
+    *,
+    held_out: bool = False,
+    split: Split | None = None,
 ) -> list[Entry]:
     """``limit`` entries drawn as ``collab eval --limit`` draws them (all when None).
 
-    ``held_out``: drawn from the entries outside the development sample (the
-    ``DEVELOPMENT_LIMIT`` entries of seed 0 the tool caller's checks were written against).
+    ``split="held_out"`` (or ``held_out=True``): drawn from the entries outside the
+    development sample (the ``DEVELOPMENT_LIMIT`` entries of seed 0 the tool caller's checks
+    were first written against); ``"fresh"``: from those outside the held-out sample too (its
+    ``HELD_OUT_LIMIT`` entries of seed 0, read while later checks were written).
     """
+    split = split or ("held_out" if held_out else "development")
     dataset = load_bfcl(category)
-    if held_out:
+    if split != "development":
         seen = {item.id for item in select(dataset, limit=DEVELOPMENT_LIMIT).items}
-        rest = tuple(item for item in dataset.items if item.id not in seen)
-        dataset = dataset.model_copy(update={"items": rest})
+        dataset = _without(dataset, seen)
+    if split == "fresh":
+        dataset = _without(dataset, {i.id for i in select(dataset, limit=HELD_OUT_LIMIT).items})
     chosen = {item.id for item in select(dataset, limit=limit, seed=seed).items}
     return [
         Entry(e["id"], category, question_of(e), e["function"], truth)
         for e, truth in read_category(category)
         if e["id"] in chosen
     ]
+
+
+def _without(dataset: Dataset, ids: set[str]) -> Dataset:
+    rest = tuple(item for item in dataset.items if item.id not in ids)
+    return dataset.model_copy(update={"items": rest})
 
 
 Answerer = Callable[[Entry, Run], tuple[ToolTurns | None, list[Any]]]
@@ -168,7 +192,9 @@ def tool_caller(
             llm_sees_slm=llm_sees_slm,
             check=None
             if check == "valid"
-            else grounded_check(entry.question, tools, documented_values=check != "strict"),
+            else grounded_check(
+                entry.question, tools, documented_values=check != "strict", tool_fit=True
+            ),
             missing=(lambda calls: unused_value(calls, entry.question))
             if check in ("complete", "strict")
             else None,
@@ -354,11 +380,18 @@ def arguments() -> argparse.ArgumentParser:
     home = Path(os.environ.get("COLLAB_HOME", Path.home() / ".cache" / "collab"))
     parser.add_argument("--record", type=Path, default=home / "recordings" / "tool_calling.sqlite")
     parser.add_argument("--no-record", action="store_true", help="call the models every time")
-    parser.add_argument(
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument(
         "--held-out",
         action="store_true",
         help=f"draw from the entries outside the first {DEVELOPMENT_LIMIT} (those the checks were "
         "developed on); results go to tool_calling_held_out.json",
+    )
+    split.add_argument(
+        "--fresh",
+        action="store_true",
+        help=f"draw from the entries outside the development and the {HELD_OUT_LIMIT} held-out "
+        "ones (never read while writing the checks); results go to tool_calling_fresh.json",
     )
     parser.add_argument("--results", type=Path, help="where the results go")
     parser.add_argument(
@@ -375,12 +408,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = arguments()
     args = parser.parse_args(argv)
     record = None if args.no_record else args.record
-    items = [
-        e
-        for category in args.categories
-        for e in entries(category, args.limit, held_out=args.held_out)
-    ]
-    results = args.results or (HELD_OUT_RESULTS if args.held_out else RESULTS)
+    split: Split = "fresh" if args.fresh else "held_out" if args.held_out else "development"
+    items = [e for category in args.categories for e in entries(category, args.limit, split=split)]
+    results = (
+        args.results
+        or {
+            "development": RESULTS,
+            "held_out": HELD_OUT_RESULTS,
+            "fresh": FRESH_RESULTS,
+        }[split]
+    )
     outcomes: list[Outcome] = []
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(collab.embedded_llm(n_threads=args.threads))
@@ -421,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         "repairs": args.repairs,
         "llm_sees_slm": args.llm_sees_slm,
         "held_out": args.held_out,
+        "split": split,
     }
     path = save(sorted(outcomes, key=lambda o: (o.category, o.system)), meta, results)
     rows = summary(sorted(outcomes, key=lambda o: (o.category, o.system)))

@@ -57,17 +57,24 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def ungrounded_argument(
-    calls: Sequence[ToolCall], request: str, tools: Sequence[ToolLike] = ()
+    calls: Sequence[ToolCall],
+    request: str,
+    tools: Sequence[ToolLike] = (),
+    *,
+    documented_values: bool = True,
 ) -> str | None:
     """The first argument value of ``calls`` that ``request`` does not contain, named (``None``
-    when every one is there): strings as written or word by word (a date's numbers as numbers,
-    "05" for "May"), numbers in digits, scaled ("5%": 0.05) or in words up to twenty, a flag
-    set to True only if the request names it (``include_history`` by "history"); false and
-    empty values pass. A value the called
+    when every one is there): strings as written, whole words (a plural's "s" aside: not
+    "Christian" for "Christianity"; a short code such as "EUR" may be part of a word), or word
+    by word (a date's numbers as numbers, "05" for "May"), numbers in digits, scaled ("5%":
+    0.05) or in words up to twenty, a flag set to True only if the request names it
+    (``include_history`` by "history"); false and empty values pass. A value the called
     tool's own parameter documents (in ``tools``: its description, default or enum, as
     "Default is California") is grounded too: the model made a default explicit. A small model
     that fills a parameter from nowhere, a unit the request never names or a number it never
-    gave, is caught by this before any call runs."""
+    gave, is caught by this before any call runs. ``documented_values=False``, a stricter
+    dial: of the docs, only an enum member sharing a word with the request counts
+    ("opening_hours" for "working hours")."""
     text, words, numbers = _given(request)
     schemas = parameter_docs(tools)
     for call in calls:
@@ -79,13 +86,28 @@ def ungrounded_argument(
                     "leave it out unless it does"
                 )
             given = (text, words, numbers)
-            if name in documented:
-                doc = _given(json.dumps(documented[name], ensure_ascii=False))
+            docs = documented.get(name)
+            if docs is not None and not documented_values:
+                docs = [m for m in _enum(docs) if _shares_word(m, words)]
+            if docs:
+                doc = _given(json.dumps(docs, ensure_ascii=False))
                 given = (f"{text}\n{doc[0]}", words | doc[1], numbers | doc[2])
             missing = _missing(value, *given)
             if missing is not None:
                 return f"{call.name}({name}={missing!r}): {missing!r} is not in the request"
     return None
+
+
+def _enum(schema: dict[str, Any]) -> list[Any]:
+    """A parameter's allowed values (its own enum, or its items' for an array)."""
+    return list(schema.get("enum") or schema.get("items", {}).get("enum") or [])
+
+
+def _shares_word(value: Any, words: set[str]) -> bool:
+    """Whether a value shares a word of 4 letters or more with ``words`` ("opening_hours" and
+    "working hours")."""
+    spaced = str(value).lower().replace("_", " ")
+    return any(len(w) >= 4 and w in words for w in _WORD.findall(spaced))
 
 
 def parameter_docs(tools: Sequence[ToolLike]) -> dict[str, dict[str, Any]]:
@@ -193,9 +215,25 @@ def _missing(value: Any, text: str, words: set[str], numbers: set[float]) -> Any
                 for w in _WORD.findall(lowered)
                 if w not in words and not (w.isdigit() and float(w) in numbers)
             }
-            if lowered not in text and unknown:
+            if unknown and not _written(leaf.strip(), text):
                 return leaf
     return None
+
+
+_CODE_LENGTH = 4
+"""Up to this many letters, or in capitals, a value is a code ("EUR", "mi", "GOOG") that may
+be part of a word ("Euros", "miles", "Google"); longer, it is a word, cut short if so."""
+
+
+def _written(value: str, text: str) -> bool:
+    """Whether ``text`` (lowercased) holds ``value``: a code anywhere, other values as whole
+    words (a plural's ending may follow; a number may precede a unit: "5m")."""
+    lowered = value.lower()
+    if len(lowered) <= _CODE_LENGTH or value.isupper():
+        return lowered in text
+    left = r"(?<![a-z])" if lowered[0].isalpha() else r"(?<![a-z0-9])"
+    right = r"(?:s|es|ren)?(?![a-z])" if lowered[-1].isalpha() else r"(?![a-z0-9])"
+    return re.search(left + re.escape(lowered) + right, text) is not None
 
 
 def _as_number(written: str) -> float | None:

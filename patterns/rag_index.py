@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import bm25s
     import numpy as np
 
-__all__ = ["ChunkingConfig", "Embedder", "Hit", "RagIndex", "bm25_ranking"]
+__all__ = ["ChunkingConfig", "Embedder", "Hit", "RagIndex", "bm25_ranking", "bm25_scores"]
 
 _CHUNKS_FILE = "chunks.json"
 _VECTORS_FILE = "embeddings.npy"
@@ -286,21 +286,39 @@ def bm25_ranking(texts: Sequence[str], query: str) -> list[int]:
     one-off index, scored the way ``RagIndex`` scores its chunks)."""
     if not texts:
         return []
+    return _ranking(_one_off(texts), query)
+
+
+def bm25_scores(texts: Sequence[str], query: str) -> list[float]:
+    """Each of the ``texts``' BM25 score for ``query`` (0 sharing no word with it), on a
+    one-off index scored the way ``RagIndex`` scores its chunks."""
+    if not texts:
+        return []
+    return [float(s) for s in _scores(_one_off(texts), query)]
+
+
+def _one_off(texts: Sequence[str]) -> bm25s.BM25:
     retriever = _bm25s().BM25()
     retriever.index(_tokenize(list(texts)), show_progress=False)
-    return _ranking(retriever, query)
+    return retriever
 
 
 def _ranking(retriever: bm25s.BM25, query: str) -> list[int]:
     import numpy as np
 
+    scores = _scores(retriever, query)
+    order = np.argsort(-scores, kind="stable")
+    return [int(i) for i in order if scores[i] > 0]
+
+
+def _scores(retriever: bm25s.BM25, query: str) -> np.ndarray:
+    import numpy as np
+
     [words] = _tokenize([query], return_ids=False)
     known = [w for w in words if w in retriever.vocab_dict]
     if not known:
-        return []
-    scores = np.asarray(retriever.get_scores(known))
-    order = np.argsort(-scores, kind="stable")
-    return [int(i) for i in order if scores[i] > 0]
+        return np.zeros(int(retriever.scores["num_docs"]))
+    return np.asarray(retriever.get_scores(known))
 
 
 def _tokenize(texts: list[str], **options: Any) -> Any:

@@ -29,12 +29,14 @@ from .call_grounding import (
 )
 from .call_misreading import misread_argument
 from .fencing import fence
+from .tool_fit import better_fitting_tool
 
 __all__ = [
     "Caller",
     "Missing",
     "ToolTurn",
     "ToolTurns",
+    "better_fitting_tool",
     "call_tools",
     "grounded_check",
     "misread_argument",
@@ -221,21 +223,28 @@ def _answered(
 
 
 def grounded_check(
-    request: str, tools: Sequence[ToolLike] = (), *, documented_values: bool = True
+    request: str,
+    tools: Sequence[ToolLike] = (),
+    *,
+    documented_values: bool = True,
+    tool_fit: bool = False,
 ) -> Check:
     """A ``check`` for ``call_tools``: the default one, and for the SLM's replies also
     ``ungrounded_argument`` and ``misread_argument`` against ``request`` and ``tools``'
     parameter docs (the LLM's replies are taken when valid). ``documented_values=False``:
-    a value only the tool's docs give (a default made explicit) fails too, a stricter dial
-    that escalates more."""
-    grounding = tools if documented_values else ()
+    a value only the tool's docs give (a default made explicit; an enum member sharing a word
+    with the request aside) fails too, a stricter dial that escalates more. ``tool_fit``:
+    a call of a tool that another offered one fits clearly better fails too
+    (``better_fitting_tool``; needs ``bm25s``, ``pip install 'collab[rag]'``)."""
 
     def check(by: Caller, completion: Completion) -> str | None:
         error = reply_error(completion)
         if error is None and by == "slm":
             calls = completion.tool_calls
-            error = ungrounded_argument(calls, request, grounding) or misread_argument(
-                calls, request, tools
+            error = (
+                ungrounded_argument(calls, request, tools, documented_values=documented_values)
+                or misread_argument(calls, request, tools)
+                or (better_fitting_tool(calls, request, tools) if tool_fit else None)
             )
         return error
 

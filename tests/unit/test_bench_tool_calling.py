@@ -172,7 +172,7 @@ def test_held_out_entries_skip_the_development_sample(monkeypatch: Any) -> None:
             },
             TRUTH[:1],
         )
-        for i in range(60)
+        for i in range(70)
     ]
     monkeypatch.setattr(tool_calling, "read_category", lambda category: raw)
     monkeypatch.setattr(
@@ -184,6 +184,17 @@ def test_held_out_entries_skip_the_development_sample(monkeypatch: Any) -> None:
     assert not development & set(held_out)
     every_other = {e.id for e in tool_calling.entries("multiple", None, held_out=True)}
     assert every_other == {e["id"] for e, _ in raw} - development
+    # The fresh split skips the development and the held-out samples: the other 10 of 70.
+    held = {
+        e.id
+        for e in tool_calling.entries("multiple", tool_calling.HELD_OUT_LIMIT, split="held_out")
+    }
+    fresh = {e.id for e in tool_calling.entries("multiple", None, split="fresh")}
+    assert (
+        len(held) == 40
+        and len(fresh) == 10
+        and fresh == {e["id"] for e, _ in raw} - development - held
+    )
 
 
 def _dataset(ids: list[str]) -> Any:

@@ -107,3 +107,51 @@ def test_values_written_another_way_or_documented_by_the_tool_are_grounded() -> 
     assert "2022-06-12" in (ungrounded_argument(june, request, [RANKING]) or "")
     seven = _calls({"count": 7}, name="ranking")
     assert "7" in (ungrounded_argument(seven, request, [RANKING]) or "")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "value", "grounded"),
+    [
+        ("What are the three great Schisms in Christianity history?", "Christian", False),
+        ("What are the three great Schisms in Christianity history?", "Christianity", True),
+        ("Search for famous contemporary sculptures in New York.", "sculpture", True),
+        ("Tickets for two children.", "child", True),
+        ("Convert 150 Euros to Canadian dollars.", "EUR", True),  # a code may be in a word
+        ("Four circles of radius 5m.", "m", True),  # a unit after its number
+        ("Locate a library in Boston, Massachusetts.", "Boston, MA", False),
+    ],
+)
+def test_a_value_is_a_whole_word_of_the_request_not_part_of_one(
+    request_text: str, value: str, grounded: bool
+) -> None:
+    found = ungrounded_argument(_calls({"x": value}), request_text)
+    assert (found is None) is grounded
+    if not grounded:
+        assert repr(value) in (found or "")
+
+
+def test_the_strict_dial_takes_an_enum_member_the_request_names_in_part() -> None:
+    museum = {
+        "type": "function",
+        "function": {
+            "name": "museum_info",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "information": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ["opening_hours", "ticket_price"]},
+                    },
+                    "language": {"type": "string", "enum": ["english", "french"]},
+                },
+            },
+        },
+    }
+    request = "Find the working hours and ticket price of The British Museum."
+    hours = _calls({"information": ["opening_hours", "ticket_price"]}, name="museum_info")
+    assert ungrounded_argument(hours, request, [museum], documented_values=False) is None
+    # A member the request does not name at all is still only the docs' word.
+    french = _calls({"language": "french"}, name="museum_info")
+    strict = ungrounded_argument(french, request, [museum], documented_values=False)
+    assert strict is not None and "'french'" in strict
+    assert ungrounded_argument(french, request, [museum]) is None  # the lenient dial takes it

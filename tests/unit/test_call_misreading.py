@@ -117,3 +117,49 @@ def test_the_strict_dial_fails_a_value_only_the_tool_docs_give() -> None:
     )
     error = grounded_check("Interest at 5%.", percent, documented_values=False)("slm", fraction)
     assert error is not None and "percentage" in error
+
+
+def test_words_given_once_may_fill_one_parameter_only() -> None:
+    request = "What is the musical scale associated with C sharp major?"
+    twice = _call("musical_scale", key="C sharp major", scale_type="major")
+    error = misread_argument(twice, request)
+    assert error is not None and "key='C sharp major'" in error and "'major' once" in error
+    assert (
+        misread_argument(_call("musical_scale", key="C sharp", scale_type="major"), request) is None
+    )
+    # Written twice in the request, the words may fill two parameters.
+    both = "Play the major chord, then the C sharp major scale."
+    assert misread_argument(twice, both) is None
+    # Part of a word is not the word: "Lisbon" is not inside "Lisbonne".
+    assert misread_argument(_call(event="Treaty of Lisbonne", city="Lisbon"), "Lisbon") is None
+
+
+def _place_tool(doc: str) -> dict[str, object]:
+    return {
+        "type": "function",
+        "function": {
+            "name": "lawyer_find_nearby",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "description": doc}},
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "city", "wrong"),
+    [
+        ("The city and state, e.g. Chicago, IL.", "Chicago", True),
+        ("The city and state, e.g. Chicago, IL.", "Chicago, IL", False),
+        ("The city and state, e.g. San Francisco, CA", "Boston", True),
+        ("The city, e.g. Chicago.", "Chicago", False),
+        ("The city and state.", "Chicago", False),
+    ],
+)
+def test_a_place_takes_the_region_its_docs_example_shows(doc: str, city: str, wrong: bool) -> None:
+    request = "Find a divorce lawyer in Chicago."
+    error = misread_argument(_call("lawyer_find_nearby", city=city), request, [_place_tool(doc)])
+    assert (error is not None) is wrong
+    if wrong:
+        assert f"city={city!r}" in error and "region" in error

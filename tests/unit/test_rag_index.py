@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from collab.patterns.chunking import chunk_text, split_sentences
-from collab.patterns.rag_index import ChunkingConfig, RagIndex, bm25_ranking
+from collab.patterns.rag_index import ChunkingConfig, RagIndex, bm25_ranking, bm25_scores
 
 from collab import Run, ScriptedModel
 from collab.errors import UserError
@@ -189,3 +189,12 @@ def test_one_character_words_are_terms_and_an_old_saved_bm25_is_rebuilt(tmp_path
     (tmp_path / "chunks.json").write_text(json.dumps(meta))
     stale = RagIndex.load(tmp_path)
     assert [h.chunk.doc_id for h in stale.search("section 2", k=1)] == ["s2"]
+
+
+def test_bm25_scores_give_each_text_its_score_zero_sharing_no_word() -> None:
+    texts = ["Green tea brews at 80 degrees.", "Coffee beans", "Black tea needs boiling water."]
+    scores = bm25_scores(texts, "Which tea needs boiling water?")
+    assert len(scores) == 3 and scores[1] == 0.0
+    assert scores[2] > scores[0] > 0.0
+    assert bm25_scores(texts, "zebra crossing") == [0.0, 0.0, 0.0]
+    assert bm25_scores([], "tea") == []
