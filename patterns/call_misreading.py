@@ -188,7 +188,7 @@ def _place_form(call: ToolCall, _request: str, docs: Mapping[str, Any]) -> str |
         example = _PLACE_EXAMPLE.search(str(docs.get(name, {}).get("description", "")))
         if example:
             return (
-                f"{call.name}({name}={value!r}): {name} is written as in its docs' example, "
+                f"{call.name}({name}={value!r}): {name} takes the form of its docs' example, "
                 f"{example['example']!r}; add the region"
             )
     return None
