@@ -11,6 +11,7 @@ from collab import Message, ScriptedModel, tool
 from collab.errors import CollabError, UserError
 from collab.models.local import LocalModel
 from collab.models.server import EmbeddedServer
+from collab.types import ToolCall
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +124,49 @@ def test_qwen_adds_the_call_it_left_out_when_shown_its_calls(qwen: LocalModel) -
     assert turns.continuations >= 1  # its first reply left a city out
     assert sorted(c.arguments["city"] for c in turns.calls) == ["Paris", "Rome"]
     assert all(c.name == "get_weather" for c in turns.calls)
+
+
+LAWYER = {
+    "type": "function",
+    "function": {
+        "name": "lawyer_find_nearby",
+        "description": "Locate nearby lawyers by city and specialty.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "The city and state, e.g. Chicago, IL."},
+                "specialty": {"type": "string", "description": "The lawyer's specialty."},
+            },
+            "required": ["city", "specialty"],
+        },
+    },
+}
+
+
+def test_a_place_without_its_documented_region_goes_to_the_llm(qwen: LocalModel) -> None:
+    """The real 0.5B writes "Seattle" where the docs' example is "Chicago, IL": the grounded
+    check fails its reply, and the LLM (scripted here) is asked instead."""
+    request = "Find a divorce lawyer in Seattle."
+    seattle = ToolCall(
+        id="c1",
+        name="lawyer_find_nearby",
+        arguments={"city": "Seattle, WA", "specialty": "divorce"},
+    )
+    turns = call_tools(
+        request,
+        [LAWYER],
+        slm=qwen,
+        llm=ScriptedModel([seattle], name="llm", kind="remote"),
+        max_tokens=96,
+        max_repairs=0,
+        llm_attempts=1,
+        check=grounded_check(request, [LAWYER]),
+        llm_sees_slm=False,
+    )
+    first = turns.turns[0]
+    assert first.by == "slm" and [c.arguments["city"] for c in first.completion.tool_calls] == [
+        "Seattle"
+    ]
+    assert "add the region" in (first.error or "")
+    assert turns.ok and turns.escalated
+    assert [c.arguments for c in turns.calls] == [seattle.arguments]
