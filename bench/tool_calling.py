@@ -111,24 +111,24 @@ class Outcome:
 
 
 Split = Literal["development", "held_out", "fresh"]
+SPLIT_RESULTS: dict[Split, Path] = {
+    "development": RESULTS,
+    "held_out": HELD_OUT_RESULTS,
+    "fresh": FRESH_RESULTS,
+}
+"""Where each sample's results go (``--results`` overrides)."""
 
 
 def entries(
-    category: str,
-    limit: int | None,
-    seed: int = 0,
-    *,
-    held_out: bool = False,
-    split: Split | None = None,
+    category: str, limit: int | None, seed: int = 0, *, split: Split = "development"
 ) -> list[Entry]:
     """``limit`` entries drawn as ``collab eval --limit`` draws them (all when None).
 
-    ``split="held_out"`` (or ``held_out=True``): drawn from the entries outside the
-    development sample (the ``DEVELOPMENT_LIMIT`` entries of seed 0 the tool caller's checks
-    were first written against); ``"fresh"``: from those outside the held-out sample too (its
+    ``split="held_out"``: drawn from the entries outside the development sample (the
+    ``DEVELOPMENT_LIMIT`` entries of seed 0 the tool caller's checks were first written
+    against); ``"fresh"``: from those outside the held-out sample too (its
     ``HELD_OUT_LIMIT`` entries of seed 0, read while later checks were written).
     """
-    split = split or ("held_out" if held_out else "development")
     dataset = load_bfcl(category)
     if split != "development":
         seen = {item.id for item in select(dataset, limit=DEVELOPMENT_LIMIT).items}
@@ -410,14 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     record = None if args.no_record else args.record
     split: Split = "fresh" if args.fresh else "held_out" if args.held_out else "development"
     items = [e for category in args.categories for e in entries(category, args.limit, split=split)]
-    results = (
-        args.results
-        or {
-            "development": RESULTS,
-            "held_out": HELD_OUT_RESULTS,
-            "fresh": FRESH_RESULTS,
-        }[split]
-    )
+    results = args.results or SPLIT_RESULTS[split]
     outcomes: list[Outcome] = []
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(collab.embedded_llm(n_threads=args.threads))

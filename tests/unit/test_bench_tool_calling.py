@@ -179,10 +179,10 @@ def test_held_out_entries_skip_the_development_sample(monkeypatch: Any) -> None:
         tool_calling, "load_bfcl", lambda category: _dataset([e["id"] for e, _ in raw])
     )
     development = {e.id for e in tool_calling.entries("multiple", tool_calling.DEVELOPMENT_LIMIT)}
-    held_out = [e.id for e in tool_calling.entries("multiple", 30, held_out=True)]
+    held_out = [e.id for e in tool_calling.entries("multiple", 30, split="held_out")]
     assert len(development) == 20 and len(held_out) == 30
     assert not development & set(held_out)
-    every_other = {e.id for e in tool_calling.entries("multiple", None, held_out=True)}
+    every_other = {e.id for e in tool_calling.entries("multiple", None, split="held_out")}
     assert every_other == {e["id"] for e, _ in raw} - development
     # The fresh split skips the development and the held-out samples: the other 10 of 70.
     held = {

@@ -6,27 +6,26 @@ import pytest
 from collab.patterns.tool_caller import call_tools, grounded_check
 from collab.patterns.tool_fit import better_fitting_tool
 
+from collab import tool
 from collab.models.scripted import ScriptedModel
 from collab.types import Completion, ToolCall
 
 pytest.importorskip("bm25s")
 
-AMPERE = {
-    "type": "function",
-    "function": {
-        "name": "electromagnetism_ampere_law",
-        "description": "Calculate the enclosed current of a loop from Ampere's circuital law.",
-        "parameters": {"type": "object", "properties": {"radius": {"type": "number"}}},
-    },
-}
-BIOT_SAVART = {
-    "type": "function",
-    "function": {
-        "name": "electromagnetism_biot_savart_law",
-        "description": "Calculate the magnetic field strength at a distance from a current.",
-        "parameters": {"type": "object", "properties": {"distance": {"type": "number"}}},
-    },
-}
+
+@tool
+def electromagnetism_ampere_law(radius: float) -> float:
+    """Calculate the enclosed current of a loop from Ampere's circuital law."""
+    return radius
+
+
+@tool
+def electromagnetism_biot_savart_law(distance: float) -> float:
+    """Calculate the magnetic field strength at a distance from a current."""
+    return distance
+
+
+AMPERE, BIOT_SAVART = electromagnetism_ampere_law, electromagnetism_biot_savart_law
 TOOLS = [AMPERE, BIOT_SAVART]
 REQUEST = "Calculate the strength of magnetic field given distance is 8 meters and current is 12 A."
 
