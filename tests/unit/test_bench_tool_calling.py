@@ -8,6 +8,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import tool_calling
 from bench.tool_calling import LLM_ONLY, Entry, goal, llm_only, score, summary, tool_caller
 from collab.evaluation.bfcl_checker import check_calls
@@ -201,3 +203,11 @@ def _dataset(ids: list[str]) -> Any:
     from collab.evaluation.datasets import Dataset, Item
 
     return Dataset(name="fake", items=tuple(Item(id=i, input=i, reference="") for i in ids))
+
+
+def test_one_sample_at_a_time_on_the_command_line(capsys: Any) -> None:
+    parser = tool_calling.arguments()
+    assert parser.parse_args(["--fresh"]).fresh
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fresh", "--held-out"])
+    assert "not allowed with argument" in capsys.readouterr().err
